@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+// swift-rlhf: SFT → reward model → PPO (plus DPO and distillation) on small GPT-2-style models, on CPU.
+// Target graph (DESIGN §2): rlhf → Jobs → Stages → Transformer → Kernels, with Checkpoint → CHDF5 beside.
+import PackageDescription
+
+// MARK: - Compiler settings
+
+/// The instruction set kernels are compiled for. `native` uses the build host's (AVX-512 on Zen 4);
+/// `RLHF_MARCH=x86-64-v3` builds a binary that runs on any AVX2+FMA machine.
+let march = Context.environment["RLHF_MARCH"] ?? "native"
+
+/// Numeric code is optimised even in debug builds: an unoptimised SIMD kernel is 200–600× slower,
+/// which would make `swift test` unusable. Architecture flags apply only on x86-64 (aarch64 builds
+/// with its own defaults: Swift SIMD types are portable).
+let numericFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=\(march)"], .when(platforms: [.linux])),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+
+// MARK: - Package
+
+let package = Package(
+    name: "swift-rlhf",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rlhf", targets: ["rlhf"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
+        .target(name: "Kernels", swiftSettings: numericFlags),
+
+        // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
+        .executableTarget(
+            name: "rlhf",
+            dependencies: [
+                "Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: numericFlags),
+
+        // MARK: Tests
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericFlags),
+    ]
+)

@@ -1,0 +1,60 @@
+// GEMM: C[M,N] = (accumulate ? C : 0) + op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row).
+//
+// Row-major storage throughout. The three layouts are the ones a linear layer needs:
+//   forward   y  = x · W          .nn  A = x  [M,K],  B = W  [K,N]
+//   backward  dx = dy · Wᵀ        .nt  A = dy [M,K],  B = W  stored [N,K] (W is [in,out] = [N,K] here)
+//   backward  dW = xᵀ · dy        .tn  A = x  stored [K,M],  B = dy [K,N]
+// `lda`, `ldb`, `ldc` are the row strides of the matrices *as stored*, so a head's slice of a wider
+// buffer can be passed without a copy.
+//
+// `gemmNaive` is the reference: the textbook triple loop, used by tests as the oracle and kept as
+// the readable definition. `gemm` is the fast path (packed panels, register tiles, threads).
+
+/// How the operands of `gemm` are stored.
+public enum GEMMLayout: String, Sendable, CaseIterable {
+    /// A stored [M,K], B stored [K,N]: C = A·B.
+    case nn
+    /// A stored [M,K], B stored [N,K]: C = A·Bᵀ.
+    case nt
+    /// A stored [K,M], B stored [K,N]: C = Aᵀ·B.
+    case tn
+
+    /// Whether A is stored transposed (K rows of M).
+    @inlinable public var transposesA: Bool { self == .tn }
+    /// Whether B is stored transposed (N rows of K).
+    @inlinable public var transposesB: Bool { self == .nt }
+}
+
+/// The reference GEMM: one dot product per output element, K ascending, in Float.
+public func gemmNaive(
+    _ layout: GEMMLayout, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    bias: UnsafePointer<Float>? = nil, accumulate: Bool = false
+) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum: Float = accumulate ? c[i * ldc + j] : 0
+            for p in 0..<k {
+                let aip = layout.transposesA ? a[p * lda + i] : a[i * lda + p]
+                let bpj = layout.transposesB ? b[j * ldb + p] : b[p * ldb + j]
+                sum += aip * bpj
+            }
+            if let bias { sum += bias[j] }
+            c[i * ldc + j] = sum
+        }
+    }
+}
+
+/// Dense convenience form: every matrix is stored contiguously (leading dimension = its row length).
+public func gemm(
+    _ layout: GEMMLayout, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    bias: UnsafePointer<Float>? = nil, accumulate: Bool = false
+) {
+    gemm(layout, m: m, n: n, k: k,
+         a: a, lda: layout.transposesA ? m : k,
+         b: b, ldb: layout.transposesB ? k : n,
+         c: c, ldc: n, bias: bias, accumulate: accumulate)
+}

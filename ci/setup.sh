@@ -1,0 +1,14 @@
+# Sourced by ci/*.sh: installs the system packages a fresh Debian machine lacks.
+# As root it runs apt-get; otherwise it prints what to install and stops.
+need=()
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 (swift.org) first." >&2; exit 1; }
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "Missing system packages: ${need[*]}. Install them with: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
