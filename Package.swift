@@ -28,10 +28,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
-        .target(name: "Kernels", swiftSettings: numericFlags),
+        .target(
+            name: "Kernels",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: numericFlags),
 
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
@@ -43,6 +47,9 @@ let package = Package(
             swiftSettings: numericFlags),
 
         // MARK: Tests
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericFlags),
+        .testTarget(
+            name: "KernelsTests",
+            dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: numericFlags),
     ]
 )

@@ -30,33 +30,3 @@ public func gemm(
         }
     }
 }
-
-/// y[0..<n] += alpha · x[0..<n]
-@inline(__always)
-func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var j = 0
-    let va = SIMD16<Float>(repeating: alpha)
-    while j + 16 <= n {
-        let vy = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
-        let vx = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(y + j).storeBytes(of: vy.addingProduct(va, vx), as: SIMD16<Float>.self)
-        j += 16
-    }
-    while j < n { y[j] += alpha * x[j]; j += 1 }
-}
-
-/// Σ x[i]·y[i], in a fixed order (16 lanes, then lanes summed, then the tail).
-@inline(__always)
-func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>(repeating: 0)
-    var j = 0
-    while j + 16 <= n {
-        let vx = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-        let vy = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
-        acc.addProduct(vx, vy)
-        j += 16
-    }
-    var sum = acc.sum()
-    while j < n { sum += x[j] * y[j]; j += 1 }
-    return sum
-}

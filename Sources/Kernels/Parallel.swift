@@ -47,6 +47,25 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Deterministic reduction of per-chunk vectors: `body(chunk, partial)` adds chunk's
+    /// contribution into a zeroed `width`-long `partial`; the partials are then added into
+    /// `result` in chunk order (`result += partial[0]; result += partial[1]; ...`). The sum is the
+    /// same for every thread count because the chunks, and the order they are combined in, are.
+    public static func reduceChunks(
+        _ chunks: Int, width: Int, flops: Int = .max,
+        into result: UnsafeMutablePointer<Float>,
+        _ body: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        guard chunks > 0, width > 0 else { return }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * width)  // [chunks, width]
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: chunks * width)
+        forEachChunk(chunks, flops: flops) { chunk in body(chunk, partials + chunk * width) }
+        for chunk in 0..<chunks { axpy(1, partials + chunk * width, result, width) }
+    }
+}
+
 /// Carries a value into a `@Sendable` closure when the caller guarantees, by construction, that the
 /// threads touch disjoint memory (each chunk writes only its own slice).
 public struct UncheckedSendable<Value>: @unchecked Sendable {

@@ -1,11 +1,6 @@
 import Kernels
 import Testing
 
-/// Fills a buffer with uniform values in [-1, 1) from a seeded stream.
-func randomArray(_ count: Int, seed: UInt64) -> [Float] {
-    var rng = SplitMix64(seed: seed)
-    return (0..<count).map { _ in rng.nextFloat() * 2 - 1 }
-}
 
 @Suite struct GEMMTests {
     /// Shapes that exercise tile edges: 1, primes, one past powers of two, and the model's own.

@@ -1,0 +1,62 @@
+// GELU, tanh form (GPT-2's "gelu_new"), forward and backward side by side. Elementwise over n floats.
+//   gelu(x) = ½·x·(1 + tanh u),  u = √(2/π)·(x + 0.044715·x³)
+// computed as x·σ(2u) (the same function: ½(1 + tanh u) = σ(2u)), which avoids the cancellation in
+// 1 + tanh u for negative x, where GELU is small and its relative accuracy would otherwise suffer.
+//   gelu'(x) = σ(2u) + x·σ(2u)·(1 − σ(2u))·2u',   u' = √(2/π)·(1 + 3·0.044715·x²)
+// u is evaluated on x clamped to ±10: beyond that σ(2u) is 0 or 1 to float precision, and the
+// clamp keeps x³ from overflowing into inf·0 = NaN in the derivative.
+
+import RealModule
+
+@usableFromInline let geluScale: Float = 0.7978845608028654   // √(2/π)
+@usableFromInline let geluCubic: Float = 0.044715
+
+/// Elements per parallel chunk: large enough that a chunk is worth a thread hop.
+let elementwiseChunk = 16_384
+
+/// out[n] = gelu(x[n])
+public func geluForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+    Parallel.forEachChunk((count + elementwiseChunk - 1) / elementwiseChunk, flops: 20 * count) { chunk in
+        let begin = chunk * elementwiseChunk, end = min(count, begin + elementwiseChunk)
+        forEachVector(end - begin) { j, n in
+            let v = load(x + begin + j, n)
+            store(v * sigmoidOfTwoU(v), out + begin + j, n)
+        }
+    }
+}
+
+/// dx[n] += dout[n] · gelu'(x[n])
+public func geluBackward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                         x: UnsafePointer<Float>, count: Int) {
+    Parallel.forEachChunk((count + elementwiseChunk - 1) / elementwiseChunk, flops: 30 * count) { chunk in
+        let begin = chunk * elementwiseChunk, end = min(count, begin + elementwiseChunk)
+        forEachVector(end - begin) { j, n in
+            let v = load(x + begin + j, n)
+            let vc = clampForGELU(v)
+            let s = sigmoidOfTwoU(v)
+            let grad = s + vc * s * (1 - s) * 2 * geluScale * (1 + 3 * geluCubic * vc * vc)
+            let p = dx + begin + j
+            store(load(p, n).addingProduct(load(dout + begin + j, n), grad), p, n)
+        }
+    }
+}
+
+@inline(__always)
+func clampForGELU(_ v: Vec) -> Vec { pointwiseMax(pointwiseMin(v, Vec(repeating: 10)), Vec(repeating: -10)) }
+
+/// σ(2u) = 1 / (1 + e^{−2u}) with u = √(2/π)·(x + 0.044715·x³) on x clamped to ±10.
+@inline(__always)
+func sigmoidOfTwoU(_ v: Vec) -> Vec {
+    let vc = clampForGELU(v)
+    let u = geluScale * vc.addingProduct(geluCubic * vc, vc * vc)
+    return 1 / (1 + vexp(-2 * u))
+}
+
+/// Reference GELU in any precision.
+@inlinable public func geluNaive<T: Real & BinaryFloatingPoint>(_ x: [T]) -> [T] {
+    let scale = T(geluScale), cubic = T(geluCubic)
+    return x.map { v -> T in
+        let u: T = scale * (v + cubic * v * v * v)
+        return v / 2 * (1 + T.tanh(u))
+    }
+}
