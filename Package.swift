@@ -25,6 +25,7 @@ let package = Package(
     products: [
         .executable(name: "rlhf", targets: ["rlhf"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Transformer", targets: ["Transformer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,11 +38,14 @@ let package = Package(
             dependencies: [.product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
 
+        // The GPT-2-style decoder: parameters, forward/backward, heads, KV-cache sampling.
+        .target(name: "Transformer", dependencies: ["Kernels"], swiftSettings: numericFlags),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels",
+                "Kernels", "Transformer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
@@ -50,6 +54,10 @@ let package = Package(
         .testTarget(
             name: "KernelsTests",
             dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: numericFlags),
+        .testTarget(
+            name: "TransformerTests",
+            dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
     ]
 )
