@@ -45,7 +45,9 @@ func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     forEachVector(n) { j, k in store(load(x + j, k) * inv, x + j, k) }
 }
 
-@usableFromInline let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+/// Lane numbers 0...15, for masking the tail of a partial vector.
+@inline(__always) @usableFromInline
+var laneIndices: SIMD16<Int32> { SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
 
 /// out = causal multi-head attention of qkv; probs saved for the backward pass.
 public func attentionForward(

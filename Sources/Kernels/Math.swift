@@ -10,7 +10,12 @@
 func vexp(_ x: Vec) -> Vec {
     let xc = pointwiseMax(pointwiseMin(x, Vec(repeating: 88.3762626647949)),
                           Vec(repeating: -87.3365447505531))
-    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    // n = round(x·log2 e) by the 1.5·2²³ trick: adding it pushes the fraction bits out, so the
+    // sum's low mantissa bits hold n as an integer (generic SIMD rounding and float→int
+    // conversions compile to per-lane library calls; this is two vector adds).
+    let magic = Vec(repeating: 12_582_912)                                        // 1.5 · 2²³
+    let shifted = magic.addingProduct(xc, Vec(repeating: 1.44269504088896341))
+    let n = shifted - magic
     var r = xc.addingProduct(n, Vec(repeating: -0.693359375))      // ln2 high part (exact in float)
     r = r.addingProduct(n, Vec(repeating: 2.12194440e-4))           // ln2 low part
     var p = Vec(repeating: 1.9875691500e-4)
@@ -20,7 +25,8 @@ func vexp(_ x: Vec) -> Vec {
     p = (p * r) + 1.6666665459e-1
     p = (p * r) + 5.0000001201e-1
     let er = (p * (r * r)) + r + 1
-    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    let integerN = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- SIMD16<Int32>(repeating: 0x4B40_0000)
+    let bits = (integerN &+ 127) &<< 23
     return er * unsafeBitCast(bits, to: Vec.self)
 }
 

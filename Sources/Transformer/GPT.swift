@@ -170,6 +170,13 @@ public final class GPT {
 
     // MARK: - Helpers
 
+    /// What the KV cache needs from a forward pass: each block's qkv [B, T, 3C] and the final
+    /// LayerNorm output [B, T, C].
+    func trunkOutputs() -> (qkv: [UnsafeMutablePointer<Float>], lnf: UnsafeMutablePointer<Float>) {
+        let a = requireForward()
+        return (a.blocks.map(\.qkv), a.lnf)
+    }
+
     private func prepareActivations(batch: Int, time: Int) -> Activations {
         if let a = activations, a.batch == batch, a.time == time { return a }
         activations = nil                                              // free before allocating anew
