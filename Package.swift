@@ -25,6 +25,7 @@ let package = Package(
     products: [
         .executable(name: "rlhf", targets: ["rlhf"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,16 +34,21 @@ let package = Package(
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
         .target(name: "Kernels", swiftSettings: numericFlags),
 
+        // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
+        .target(name: "Stages", dependencies: ["Kernels"], swiftSettings: numericFlags),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
                 "Kernels",
+                "Stages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericFlags),
+        .testTarget(name: "StagesTests", dependencies: ["Stages"], swiftSettings: numericFlags),
     ]
 )
