@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "rlhf", targets: ["rlhf"]),
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Transformer", targets: ["Transformer"]),
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,11 +42,14 @@ let package = Package(
         // The GPT-2-style decoder: parameters, forward/backward, heads, KV-cache sampling.
         .target(name: "Transformer", dependencies: ["Kernels"], swiftSettings: numericFlags),
 
+        // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
+        .target(name: "Stages", dependencies: ["Kernels", "Transformer"], swiftSettings: numericFlags),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer",
+                "Kernels", "Transformer", "Stages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
@@ -59,5 +63,6 @@ let package = Package(
             name: "TransformerTests",
             dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
+        .testTarget(name: "StagesTests", dependencies: ["Stages"], swiftSettings: numericFlags),
     ]
 )

@@ -15,7 +15,7 @@ struct RLHF: ParsableCommand {
               2  bad usage or invalid input (manifest, data, checkpoint)
               3  interrupted by a signal after a clean checkpoint (run again to resume)
             """,
-        subcommands: [Bench.self]
+        subcommands: [DataCommand.self, Bench.self]
     )
 }
 
