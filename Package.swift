@@ -25,6 +25,7 @@ let package = Package(
     products: [
         .executable(name: "rlhf", targets: ["rlhf"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,16 +34,26 @@ let package = Package(
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
         .target(name: "Kernels", swiftSettings: numericFlags),
 
+        // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
+        // the macros Swift cannot import.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+
+        // Checkpoint files: named Float tensors + typed attributes in HDF5, committed atomically,
+        // validated on load, pruned by retention. Knows nothing of models.
+        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
                 "Kernels",
+                "Checkpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericFlags),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
     ]
 )
