@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "Stages", targets: ["Stages"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,11 +46,19 @@ let package = Package(
         // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
         .target(name: "Stages", dependencies: ["Kernels", "Transformer"], swiftSettings: numericFlags),
 
+        // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
+        // the macros Swift cannot import.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+
+        // Checkpoint files: named Float tensors + typed attributes in HDF5, committed atomically,
+        // validated on load, pruned by retention. Knows nothing of models.
+        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages",
+                "Kernels", "Transformer", "Stages", "Checkpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),

@@ -12,10 +12,10 @@ struct RLHF: ParsableCommand {
             Exit codes:
               0  done
               1  failed (the error is printed)
-              2  bad usage or invalid input (manifest, data, checkpoint)
+              2  bad usage or invalid input (manifest, data, a bad checkpoint file)
               3  interrupted by a signal after a clean checkpoint (run again to resume)
             """,
-        subcommands: [DataCommand.self, Bench.self]
+        subcommands: [DataCommand.self, Inspect.self, Bench.self, CheckpointSample.self, CheckpointStress.self]
     )
 }
 

@@ -1,0 +1,115 @@
+// What can go wrong with a checkpoint file, in words a user can act on. Every error names the file,
+// the object inside it (dataset, group or attribute) where there is one, and the reason; HDF5's own
+// message rides along when HDF5 raised it.
+
+import Foundation
+
+public struct CheckpointError: Error, Sendable, CustomStringConvertible {
+    public enum Reason: Sendable, Equatable {
+        // The file as a whole.
+        case missingFile
+        case emptyFile
+        case notHDF5
+        case truncated
+        case notACheckpoint(format: String?)
+        case unsupportedVersion(found: Int64, supported: Int64)
+        // One object inside it.
+        case checksumMismatch
+        /// Absent, though `listedBy` says it should be there (the file's tensor index, the model config).
+        case missingObject(listedBy: String)
+        case unexpectedObject
+        case missingAttribute
+        case wrongType(expected: String, found: String)
+        case shapeMismatch(expected: [Int], found: [Int])
+        case noChecksum
+        case unreadable
+        // Writing.
+        case invalidName(String)
+        case invalidValue(String)
+        case writeFailed(String)
+    }
+
+    /// The checkpoint file (the final name, also when the failure hit its `.tmp`).
+    public var file: String
+    /// The object inside the file: `/model/wte`, `/optimizer/policy@step`, or nil for the whole file.
+    public var object: String?
+    public var reason: Reason
+    /// The underlying library or system message, when there is one (HDF5's innermost message, errno text).
+    public var detail: String?
+
+    public init(file: String, object: String? = nil, reason: Reason, detail: String? = nil) {
+        self.file = file
+        self.object = object
+        self.reason = reason
+        self.detail = detail
+    }
+
+    /// True when the file is bad (reading it failed validation); false when the failure is the
+    /// machine's (a write that could not complete). The CLI maps these to exit codes 2 and 1.
+    public var isInvalidFile: Bool {
+        switch reason {
+        case .writeFailed, .invalidName, .invalidValue: false
+        default: true
+        }
+    }
+
+    public var reasonText: String {
+        switch reason {
+        case .missingFile: "no such file"
+        case .emptyFile: "empty file (0 bytes): not a checkpoint"
+        case .notHDF5: "not an HDF5 file (no HDF5 signature)"
+        case .truncated: "truncated file: it ends before the size HDF5 recorded"
+        case .notACheckpoint(let format?): "not a swift-rlhf checkpoint (format = \"\(format)\")"
+        case .notACheckpoint(nil): "not a swift-rlhf checkpoint (no format attribute)"
+        case .unsupportedVersion(let found, let supported):
+            "format_version \(found) is not supported (this build reads version \(supported))"
+        case .checksumMismatch: "Fletcher-32 checksum mismatch: the data is corrupt"
+        case .missingObject(let listedBy): "missing, but \(listedBy) lists it"
+        case .unexpectedObject: "present in the file but not listed in its tensor index"
+        case .missingAttribute: "required attribute is missing"
+        case .wrongType(let expected, let found): "wrong type: expected \(expected), found \(found)"
+        case .shapeMismatch(let expected, let found): "shape \(found) does not match the expected \(expected)"
+        case .noChecksum: "dataset has no Fletcher-32 checksum filter (the format requires one)"
+        case .unreadable: "unreadable"
+        case .invalidName(let why): "invalid name: \(why)"
+        case .invalidValue(let why): "invalid value: \(why)"
+        case .writeFailed(let why): "could not write the checkpoint: \(why)"
+        }
+    }
+
+    /// One line: `FILE: OBJECT: reason (detail)`.
+    public var description: String {
+        var line = file
+        if let object { line += ": \(object)" }
+        line += ": \(reasonText)"
+        if let detail, !detail.isEmpty { line += " [\(detail)]" }
+        return line
+    }
+}
+
+extension CheckpointError {
+    /// Classifies a failed HDF5 call met while reading, by HDF5's own messages.
+    init(reading error: HDF5Error, file: String) {
+        let reason: Reason =
+            if error.mentions("Fletcher32") { .checksumMismatch }
+            else if error.mentions("truncated file") { .truncated }
+            else if error.mentions("file signature not found") { .notHDF5 }
+            else if error.mentions("not found") || error.mentions("doesn't exist") { .missingObject(listedBy: "the file's structure") }
+            else { .unreadable }
+        self.init(file: file, object: error.object == "/" ? nil : error.object, reason: reason,
+                  detail: "HDF5 \(error.call): \(error.innermost)")
+    }
+
+    /// A failed HDF5 call met while writing: the system's reason when HDF5 reports an errno
+    /// (a full disk, a file-size limit), else HDF5's innermost message.
+    init(writing error: HDF5Error, file: String) {
+        let why = error.systemErrno.map { String(cString: strerror($0)) } ?? error.innermost
+        self.init(file: file, object: error.object == "/" ? nil : error.object, reason: .writeFailed(why),
+                  detail: "HDF5 \(error.call)")
+    }
+
+    /// A failed system call (open, fsync, rename) while committing.
+    static func system(_ call: String, errno code: Int32, file: String, path: String) -> CheckpointError {
+        CheckpointError(file: file, reason: .writeFailed("\(call) \(path): \(String(cString: strerror(code)))"))
+    }
+}
