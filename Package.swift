@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Kernels"], swiftSettings: numericFlags),
 
         // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
-        .target(name: "Stages", dependencies: ["Kernels", "Transformer"], swiftSettings: numericFlags),
+        .target(name: "Stages", dependencies: ["Kernels", "Transformer", "Checkpoint"], swiftSettings: numericFlags),
 
         // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
         // the macros Swift cannot import.

@@ -1,0 +1,90 @@
+// Supervised fine-tuning: next-token cross-entropy on completion tokens only (prompt tokens masked;
+// `text` rows train on every token), mean over the batch's trained tokens.
+//   loss = −(1/Σmask) · Σ_{b,t} mask[b,t] · log p(target[b,t] | tokens[b, ≤t])
+// Gradient accumulation: micro-batches share the whole batch's normaliser, so accumulating gives
+// the full-batch gradient.
+
+import Checkpoint
+import Foundation
+import Transformer
+
+public final class SFTStage: Stage {
+    public let spec: StageSpec
+    let trainer: NetworkTrainer
+    let train: Dataset<SFTRecord>
+    let eval: Dataset<SFTRecord>?
+    var order: DataOrder
+    var lastMetrics = Metrics()
+
+    public var completedSteps: Int { trainer.step }
+    public var model: GPT { trainer.model }
+
+    init(spec: StageSpec, context: StageContext) throws {
+        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
+        self.spec = spec
+        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
+        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        let model = try makeNetwork(config: context.model, scalarHead: false,
+                                    seed: context.seed(stage: spec.name, stream: "init"),
+                                    from: context.sources["init"], sourceName: spec.initFrom ?? "init")
+        trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
+    }
+
+    public func step() throws -> Metrics {
+        let step = trainer.step + 1
+        let context = model.config.context
+        let batches = microBatches(order.next(spec.batch), size: spec.rowsPerPass).map { train.batch($0, context: context) }
+        let trained = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
+        trainer.beginStep()
+        var loss = 0.0
+        for batch in batches {
+            model.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
+            let logp = model.tokenLogProbs(targets: batch.targets).logp
+            loss -= zip(logp, batch.lossMask).reduce(0.0) { $0 + Double($1.0 * $1.1) } / Double(trained)
+            model.backward(dlogp: batch.lossMask.map { -$0 / trained })
+        }
+        try requireFinite(loss, "the loss", stage: spec.name, step: step)
+        let (lr, norm) = try trainer.finishStep(stage: spec.name)
+        lastMetrics = Metrics([("loss", loss), ("lr", lr), ("grad_norm", norm), ("tokens", Double(trained)),
+                               ("epoch", order.epochs)])
+        return lastMetrics
+    }
+
+    /// Mean loss per completion token on the eval split, and its perplexity.
+    public func evaluate() throws -> Metrics {
+        guard let eval else { return Metrics() }
+        let (loss, tokens) = sftLoss(model: model, data: eval, batchSize: spec.rowsPerPass)
+        return Metrics([("eval_loss", loss), ("eval_perplexity", exp(loss)), ("eval_tokens", Double(tokens))])
+    }
+
+    public func checkpoint() -> CheckpointFile {
+        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
+        trainer.save(into: &file.root)
+        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
+        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
+        return file
+    }
+
+    public func restore(from file: CheckpointFile) throws {
+        try checkOwnership(file, spec: spec)
+        try trainer.restore(from: file.root, source: "stage \(spec.name)")
+        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count,
+                                          source: "stage \(spec.name)")
+        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
+    }
+}
+
+/// Mean negative log-likelihood per trained token of `data` under `model`, in dataset order:
+/// (loss, number of trained tokens). Used by SFT evaluation and `rlhf eval`.
+public func sftLoss(model: GPT, data: Dataset<SFTRecord>, batchSize: Int) -> (loss: Double, tokens: Int) {
+    var total = 0.0, tokens = 0
+    for start in stride(from: 0, to: data.count, by: batchSize) {
+        let batch = data.batch(Array(start..<min(data.count, start + batchSize)), context: model.config.context)
+        model.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
+        let logp = model.tokenLogProbs(targets: batch.targets).logp
+        total -= zip(logp, batch.lossMask).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        tokens += batch.trainedTokenCount
+    }
+    return (tokens > 0 ? total / Double(tokens) : 0, tokens)
+}
