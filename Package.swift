@@ -72,6 +72,6 @@ let package = Package(
             name: "TransformerTests",
             dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
-        .testTarget(name: "StagesTests", dependencies: ["Stages"], swiftSettings: numericFlags),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
     ]
 )
