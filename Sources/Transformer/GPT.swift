@@ -133,18 +133,28 @@ public final class GPT {
 
     // MARK: - Backward
 
-    /// Accumulates into `gradients` the gradient of a loss whose derivatives are `dlogp` (w.r.t. the
-    /// last `tokenLogProbs` result) and `dvalues` (w.r.t. `scalarValues()`), each [B, T] or nil.
-    public func backward(dlogp: [Float]? = nil, dvalues: [Float]? = nil) {
+    /// Accumulates into `gradients` the gradient of a loss whose derivatives are given w.r.t. the
+    /// model's outputs, each [B, T] (or [B·T, V] for logits) or nil:
+    ///   dlogp   w.r.t. the last `tokenLogProbs` result (at its temperature)
+    ///   dlogits w.r.t. the raw logits h·wteᵀ, for losses on the whole distribution (distillation)
+    ///   dvalues w.r.t. `scalarValues()`
+    public func backward(dlogp: [Float]? = nil, dlogits: [Float]? = nil, dvalues: [Float]? = nil) {
         let a = requireForward()
         let n = a.batch * a.time, c = config.embedding, v = config.vocab
         let d = a.scratch
+        precondition(dlogp == nil || dlogits == nil, "pass dlogp or dlogits, not both")
         d.dln.update(repeating: 0, count: n * c)                       // dL/d(lnf)
         if let dlogp {
             precondition(haveLogits && dlogp.count == n, "dlogp needs a matching tokenLogProbs call")
             tokenLogProbsBackward(logits: a.logits, lse: a.lse, targets: a.targets, dlogp: dlogp, rows: n, vocab: v)
-            haveLogits = false                                         // logits now hold dlogits
             if logitScale != 1 { scale(a.logits, count: n * v, by: logitScale) }   // chain rule through 1/τ
+        }
+        if let dlogits {
+            precondition(dlogits.count == n * v, "dlogits: \(dlogits.count) for [\(n), \(v)]")
+            a.logits.update(from: dlogits, count: n * v)
+        }
+        if dlogp != nil || dlogits != nil {
+            haveLogits = false                                         // logits now hold dlogits
             gemm(.nn, m: n, n: c, k: v, a: a.logits, b: parameters["wte"], c: d.dln, accumulate: true)
             gemm(.tn, m: v, n: c, k: n, a: a.logits, b: a.lnf, c: gradients["wte"], accumulate: true)
         }

@@ -103,24 +103,10 @@ func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {
         for i in stride(from: 0, to: stage.model.parameterCount, by: 7) { stage.model.parameters.base[i] *= 1.05 }
         let rows = [2, 0, 3]
         var stats = UpdateStatistics()
-        for (network, objective) in [(stage.model, { (b: Bool) in stage.policyObjective(rollout, rows: rows, statistics: &stats, backward: b) }),
-                                     (stage.critic.model, { (b: Bool) in stage.settings.vfCoef * stage.valueObjective(rollout, rows: rows, statistics: &stats, backward: b) })] {
-            network.gradients.zero()
-            _ = objective(true)
-            let layout = network.parameters.layout
-            for name in ["h.0.mlp.c_fc.weight", "h.0.attn.c_attn.bias", "ln_f.weight", "wte"] {
-                let view = layout[name]!
-                for offset in stride(from: 0, to: view.count, by: max(1, view.count / 5)) {
-                    let i = view.offset + offset, saved = network.parameters.base[i], h: Float = 2e-3
-                    network.parameters.base[i] = saved + h
-                    let plus = objective(false)
-                    network.parameters.base[i] = saved - h
-                    let minus = objective(false)
-                    network.parameters.base[i] = saved
-                    let numeric = (plus - minus) / Double(2 * h), analytic = Double(network.gradients.base[i])
-                    #expect(abs(numeric - analytic) <= 5e-5 + 0.03 * abs(numeric), "\(name)[\(offset)]: \(analytic) vs \(numeric)")
-                }
-            }
+        let tensors = ["h.0.mlp.c_fc.weight", "h.0.attn.c_attn.bias", "ln_f.weight", "wte"]
+        checkGradients(of: stage.model, tensors: tensors) { stage.policyObjective(rollout, rows: rows, statistics: &stats, backward: $0) }
+        checkGradients(of: stage.critic.model, tensors: tensors + ["score.weight"]) {
+            stage.settings.vfCoef * stage.valueObjective(rollout, rows: rows, statistics: &stats, backward: $0)
         }
     }
 

@@ -12,6 +12,10 @@ import Transformer
 let demoFolder: String = {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rlhf-stages-\(getpid())").path
     _ = try! DemoTask.write(to: folder)
+    // A 200-pair slice of the preferences, for stages that score their whole dataset up front (DPO).
+    let prefs = try! String(contentsOfFile: folder + "/prefs.jsonl", encoding: .utf8)
+    try! (prefs.split(separator: "\n").prefix(200).joined(separator: "\n") + "\n")
+        .write(toFile: folder + "/prefs_small.jsonl", atomically: true, encoding: .utf8)
     return folder
 }()
 
