@@ -22,19 +22,33 @@ public func attentionRow(
     q: UnsafePointer<Float>, kT: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     keys n: Int, headSize d: Int, scale: Float
 ) {
-    probs.update(repeating: 0, count: n)
-    for c in 0..<d { axpy(q[c] * scale, kT + c * ldk, probs, n) }
+    // Scores, 16 keys at a time, accumulated in a register over the D components.
+    forEachVector(n) { j, k in
+        var acc = Vec(repeating: 0)
+        for c in 0..<d { acc.addProduct(Vec(repeating: q[c]), load(kT + c * ldk + j, k)) }
+        store(acc * scale, probs + j, k)
+    }
     softmaxInPlace(probs, n)
-    out.update(repeating: 0, count: d)
-    for j in 0..<n { axpy(probs[j], v + j * ldv, out, d) }
+    weightedSumOfRows(out: out, weights: probs, rows: v, ld: ldv, count: n, width: d)
+}
+
+/// out[0..<width] = Σ_j weights[j] · rows[j·ld ..< j·ld + width], 16 columns at a time in a register.
+@inline(__always)
+func weightedSumOfRows(out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
+                       ld: Int, count n: Int, width: Int) {
+    forEachVector(width) { c, k in
+        var acc = Vec(repeating: 0)
+        for j in 0..<n { acc.addProduct(Vec(repeating: weights[j]), load(rows + j * ld + c, k)) }
+        store(acc, out + c, k)
+    }
 }
 
 /// x[0..<n] ← softmax(x[0..<n]), in a fixed order.
 @inline(__always)
 func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-    var vmax = Vec(repeating: -.greatestFiniteMagnitude)
-    forEachVector(n) { j, k in vmax = pointwiseMax(vmax, load(x + j, k, fill: -.greatestFiniteMagnitude)) }
-    let mx = vmax.max()
+    var runningMax = Vec(repeating: -.greatestFiniteMagnitude)
+    forEachVector(n) { j, k in runningMax = vmax(runningMax, load(x + j, k, fill: -.greatestFiniteMagnitude)) }
+    let mx = runningMax.max()
     var vsum = Vec(repeating: 0)
     forEachVector(n) { j, k in
         let e = vexp(load(x + j, k) - mx)
@@ -91,14 +105,18 @@ public func attentionBackward(
                 let n = i + 1
                 let p = probs + (chunk * t + i) * t, g = dout + (b * t + i) * c + h * d
                 let qi = rows + i * 3 * c + h * d, dqi = drows + i * 3 * c + h * d
-                ds.update(repeating: 0, count: n)
-                for k in 0..<d { axpy(g[k], vT + k * t, ds, n) }        // ds ← dp
+                forEachVector(n) { j, w in                                // ds ← dp_j = dout_i · v_j
+                    var acc = Vec(repeating: 0)
+                    for k in 0..<d { acc.addProduct(Vec(repeating: g[k]), load(vT + k * t + j, w)) }
+                    store(acc, ds + j, w)
+                }
                 let pdp = dot(p, ds, n)
                 forEachVector(n) { j, k in store(load(p + j, k) * (load(ds + j, k) - pdp), ds + j, k) }
+                Kernels.scale(ds, count: n, by: scale)
+                weightedSumOfRows(out: dqi, weights: ds, rows: rows + c + h * d, ld: 3 * c, count: n, width: d)  // dq_i
                 for j in 0..<n {
                     axpy(p[j], g, drows + j * 3 * c + 2 * c + h * d, d)                 // dv_j
-                    axpy(scale * ds[j], rows + j * 3 * c + c + h * d, dqi, d)           // dq_i
-                    axpy(scale * ds[j], qi, drows + j * 3 * c + c + h * d, d)           // dk_j
+                    axpy(ds[j], qi, drows + j * 3 * c + c + h * d, d)                   // dk_j
                 }
             }
         }

@@ -42,7 +42,7 @@ public func geluBackward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Fl
 }
 
 @inline(__always)
-func clampForGELU(_ v: Vec) -> Vec { pointwiseMax(pointwiseMin(v, Vec(repeating: 10)), Vec(repeating: -10)) }
+func clampForGELU(_ v: Vec) -> Vec { vmax(vmin(v, Vec(repeating: 10)), Vec(repeating: -10)) }
 
 /// σ(2u) = 1 / (1 + e^{−2u}) with u = √(2/π)·(x + 0.044715·x³) on x clamped to ±10.
 @inline(__always)

@@ -8,7 +8,7 @@
 
 @inline(__always) @usableFromInline
 func vexp(_ x: Vec) -> Vec {
-    let xc = pointwiseMax(pointwiseMin(x, Vec(repeating: 88.3762626647949)),
+    let xc = vmax(vmin(x, Vec(repeating: 88.3762626647949)),
                           Vec(repeating: -87.3365447505531))
     // n = round(x·log2 e) by the 1.5·2²³ trick: adding it pushes the fraction bits out, so the
     // sum's low mantissa bits hold n as an integer (generic SIMD rounding and float→int

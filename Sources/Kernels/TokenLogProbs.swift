@@ -19,9 +19,9 @@ public func tokenLogProbsForward(
     Parallel.forEachChunk((rows + rowsPerChunk - 1) / rowsPerChunk, flops: 20 * rows * v) { chunk in
         for r in chunk * rowsPerChunk..<min(rows, (chunk + 1) * rowsPerChunk) {
             let z = logits + r * v
-            var vmax = Vec(repeating: -.greatestFiniteMagnitude)
-            forEachVector(v) { j, k in vmax = pointwiseMax(vmax, load(z + j, k, fill: -.greatestFiniteMagnitude)) }
-            let mx = vmax.max()
+            var runningMax = Vec(repeating: -.greatestFiniteMagnitude)
+            forEachVector(v) { j, k in runningMax = vmax(runningMax, load(z + j, k, fill: -.greatestFiniteMagnitude)) }
+            let mx = runningMax.max()
             var sum = Vec(repeating: 0), weighted = Vec(repeating: 0)
             forEachVector(v) { j, k in
                 let x = load(z + j, k, fill: mx) - mx

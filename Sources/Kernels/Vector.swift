@@ -70,3 +70,11 @@ func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Floa
     forEachVector(n) { j, count in acc.addProduct(load(x + j, count), load(y + j, count)) }
     return acc.sum()
 }
+
+/// Lane-wise maximum and minimum by compare-and-select. (The standard library's generic
+/// `pointwiseMax`/`pointwiseMin` are not specialised across modules and cost a call per use.)
+@inline(__always) @usableFromInline
+func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
+
+@inline(__always) @usableFromInline
+func vmin(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .< a) }

@@ -42,11 +42,26 @@ struct BackwardScratch {
     var dfch: UnsafeMutablePointer<Float>     // [N, 4C]
 }
 
-/// All activations for one (B, T). Reallocated only when a larger batch shape arrives.
+/// One float buffer that successive `Activations` are carved from: a model alternating between batch
+/// shapes (PPO: rollout scoring, mini-batches, generation prefill) reuses it instead of faulting in
+/// fresh pages each time. It only grows.
+final class ActivationStorage {
+    let base: UnsafeMutablePointer<Float>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+        base.initialize(repeating: 0, count: capacity)
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// All activations for one (B, T), carved from a shared storage.
 final class Activations {
     let batch: Int, time: Int
-    let capacity: Int
-    private let storage: UnsafeMutablePointer<Float>
+    let storage: ActivationStorage
     var blocks: [BlockActivations] = []
     let encoded: UnsafeMutablePointer<Float>   // [N, C] token + position embedding
     let lnf: UnsafeMutablePointer<Float>       // [N, C] final LayerNorm output (the heads' input)
@@ -59,15 +74,22 @@ final class Activations {
     var tokens: [Int32] = []                   // [N] the batch's input tokens
     var targets: [Int32] = []                  // [N] targets of the last tokenLogProbs call
 
-    init(config: GPTConfig, batch: Int, time: Int) {
-        self.batch = batch
-        self.time = time
+    /// Floats needed for (B, T).
+    static func size(config: GPTConfig, batch: Int, time: Int) -> Int {
         let n = batch * time, c = config.embedding
         let perBlock = 16 * n * c + batch * config.heads * time * time + 4 * n
-        capacity = config.layers * perBlock + 2 * n * c + 2 * n + n * config.vocab + 2 * n + 14 * n * c
-        storage = .allocate(capacity: capacity)
-        storage.initialize(repeating: 0, count: capacity)
-        var next = storage
+        return config.layers * perBlock + 2 * n * c + 2 * n + n * config.vocab + 2 * n + 14 * n * c
+    }
+
+    /// Carves (B, T) activations from `storage`, which must hold `size(config:batch:time:)` floats.
+    init(config: GPTConfig, batch: Int, time: Int, storage: ActivationStorage) {
+        self.batch = batch
+        self.time = time
+        self.storage = storage
+        let n = batch * time, c = config.embedding
+        let capacity = Self.size(config: config, batch: batch, time: time)
+        precondition(capacity <= storage.capacity, "activation storage too small")
+        var next = storage.base
         func carve(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { next += count }
             return next
@@ -83,8 +105,6 @@ final class Activations {
         logits = carve(n * config.vocab); lse = carve(n); values = carve(n)
         scratch = BackwardScratch(dres: carve(n * c), dln: carve(n * c), datty: carve(n * c),
                                   dqkv: carve(3 * n * c), dfcg: carve(4 * n * c), dfch: carve(4 * n * c))
-        precondition(next - storage == capacity, "activation layout does not add up")
+        precondition(next - storage.base == capacity, "activation layout does not add up")
     }
-
-    deinit { storage.deallocate() }
 }

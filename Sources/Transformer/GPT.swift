@@ -196,8 +196,13 @@ public final class GPT {
 
     private func prepareActivations(batch: Int, time: Int) -> Activations {
         if let a = activations, a.batch == batch, a.time == time { return a }
-        activations = nil                                              // free before allocating anew
-        let a = Activations(config: config, batch: batch, time: time)
+        let needed = Activations.size(config: config, batch: batch, time: time)
+        var storage = activations?.storage
+        if storage == nil || storage!.capacity < needed {
+            activations = nil                                          // free before allocating anew
+            storage = ActivationStorage(capacity: needed)
+        }
+        let a = Activations(config: config, batch: batch, time: time, storage: storage!)
         activations = a
         return a
     }

@@ -1,0 +1,118 @@
+// Evaluating a checkpoint on a dataset, whatever its kind (what `rlhf eval` runs):
+//   SFT rows (`prompt`/`completion` or `text`) → loss per completion token and perplexity
+//   preference rows → reward model: Bradley-Terry loss, pairwise accuracy, margin, reward mean/std;
+//                     language model: how often the chosen completion is the more likely one
+//   prompt rows      → samples: response length, the demo lexicon score, and with a reward model
+//                     and a reference, mean reward and KL to the reference
+
+import Checkpoint
+import Foundation
+import Kernels
+import Transformer
+
+/// The network stored under `group` of a checkpoint, with its recorded shape (and scalar head when
+/// the checkpoint has one).
+public func loadNetwork(from file: CheckpointFile, group: String = "model", source: String) throws -> GPT {
+    let config = try StateGroups.config(of: file, source: source)
+    guard let weights = file.root.groups[group] else { throw StageError.badCheckpoint("\(source): /\(group) is missing") }
+    let model = try GPT(config: config, scalarHead: weights.tensors["score.weight"] != nil)
+    try StateGroups.load(weights, into: model.parameters, source: source)
+    return model
+}
+
+/// What kind of rows a JSONL file holds, judged by the fields of its first row.
+public enum DatasetKind: String, Sendable {
+    case sft, preference, prompts
+
+    struct FieldNames: JSONLRecord {
+        let names: Set<String>
+        init(row: JSONRow) throws(DataError.Problem) { names = Set(row.fields.keys) }
+    }
+
+    public static func detect(path: String) throws -> DatasetKind {
+        let rows = try Dataset<FieldNames>(contentsOf: path)
+        let names = rows[0].names
+        if names.contains("chosen") && names.contains("rejected") { return .preference }
+        if names.contains("completion") || names.contains("text") { return .sft }
+        if names.contains("prompt") { return .prompts }
+        throw StageError.invalidInput("\(path):1: cannot tell the dataset kind: expected \"prompt\"/\"completion\", \"text\", "
+                                      + "\"prompt\"/\"chosen\"/\"rejected\" or \"prompt\" fields")
+    }
+}
+
+public struct EvaluationOptions: Sendable {
+    public var batch = 16
+    public var sampling = SamplingSettings()
+    public var maxNewTokens = 48
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// Evaluates `model` on the dataset at `path`; `reward` and `reference` are used for prompt data.
+public func evaluate(model: GPT, dataPath: String, reward: GPT? = nil, reference: GPT? = nil,
+                     options: EvaluationOptions = EvaluationOptions()) throws -> (kind: DatasetKind, metrics: Metrics) {
+    let kind = try DatasetKind.detect(path: dataPath)
+    switch kind {
+    case .sft:
+        let (loss, tokens) = sftLoss(model: model, data: try Dataset<SFTRecord>(contentsOf: dataPath), batchSize: options.batch)
+        return (kind, Metrics([("loss", loss), ("perplexity", exp(loss)), ("tokens", Double(tokens))]))
+    case .preference:
+        let data = try Dataset<PreferenceRecord>(contentsOf: dataPath)
+        if model.hasScalarHead {
+            let m = evaluatePreferences(model: model, data: data, batchSize: options.batch)
+            return (kind, Metrics(m.map { (String($0.name.dropFirst("eval_".count)), $0.value) }))
+        }
+        let (chosen, rejected) = DPOStage.score(model, data, batch: options.batch, average: false)
+        let wins = zip(chosen, rejected).filter { $0 > $1 }.count
+        return (kind, Metrics([("accuracy", Double(wins) / Double(data.count)),
+                               ("logp_margin", zip(chosen, rejected).reduce(0) { $0 + $1.0 - $1.1 } / Double(data.count)),
+                               ("pairs", Double(data.count))]))
+    case .prompts:
+        return (kind, try samplePrompts(model: model, data: try Dataset<PromptRecord>(contentsOf: dataPath),
+                                        reward: reward, reference: reference, options: options))
+    }
+}
+
+/// Samples a response to every prompt and measures it.
+func samplePrompts(model: GPT, data: Dataset<PromptRecord>, reward: GPT?, reference: GPT?, options: EvaluationOptions) throws -> Metrics {
+    var rng = Xoshiro256(seed: options.seed)
+    var lengths: [Double] = [], lexicon: [Double] = [], scores: [Double] = [], kls: [Double] = []
+    let maxPrompt = model.config.context - options.maxNewTokens
+    guard maxPrompt >= 1 else { throw StageError.invalidInput("--max-tokens must leave room for a prompt in the context (\(model.config.context))") }
+    for start in stride(from: 0, to: data.count, by: options.batch) {
+        let batch = data.batch(Array(start..<min(data.count, start + options.batch)), maxLength: maxPrompt)
+        let queries = (0..<batch.rows).map { Array(batch.tokens[$0 * batch.width..<$0 * batch.width + batch.lengths[$0]]) }
+        let generation = model.generate(prompts: queries, maxNewTokens: options.maxNewTokens, settings: options.sampling,
+                                        stopToken: ByteTokenizer.eos, rng: &rng)
+        let rollout = Rollout(prompts: queries, generation: generation, pad: ByteTokenizer.pad)
+        lengths += rollout.responses.map { Double($0.count) }
+        lexicon += rollout.responses.map { DemoScorer.score(ByteTokenizer.decode($0.filter { $0 < 256 })) }
+        if let reward {
+            reward.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
+            let values = reward.scalarValues()
+            scores += (0..<rollout.rows).map { Double(values[rollout.lastTokenPosition($0)]) }
+        }
+        if let reference {
+            let temperature = Float(max(options.sampling.temperature, 1e-3))
+            model.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
+            let logp = rollout.gather(model.tokenLogProbs(targets: rollout.targets, temperature: temperature).logp)
+            reference.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
+            let refLogp = rollout.gather(reference.tokenLogProbs(targets: rollout.targets, temperature: temperature).logp)
+            kls += zip(logp, refLogp).map { zip($0, $1).reduce(0) { $0 + $1.0 - $1.1 } }
+        }
+    }
+    var metrics = Metrics([("response_length", mean(lengths)), ("lexicon_mean", meanAndStd(lexicon).0),
+                           ("lexicon_std", meanAndStd(lexicon).1), ("prompts", Double(data.count))])
+    if !scores.isEmpty { metrics["reward_mean"] = meanAndStd(scores).0; metrics["reward_std"] = meanAndStd(scores).1 }
+    if !kls.isEmpty { metrics["kl"] = mean(kls) }
+    return metrics
+}
+
+/// A checkpoint holding just a network's weights (and its shape), as a stage's final file would:
+/// for tools and benchmarks that start a stage from a model made in memory.
+public func networkCheckpoint(_ model: GPT, stageKind: StageKind, stageName: String) -> CheckpointFile {
+    var file = CheckpointFile(metadata: CheckpointMetadata(stageKind: stageKind.rawValue, stageName: stageName, step: 0,
+                                                           totalSteps: 0, configJSON: StateGroups.json(model.config)))
+    file.root.groups["model"] = StateGroups.group(of: model.parameters)
+    return file
+}
