@@ -155,7 +155,10 @@ struct HDF5File {
     }
 
     /// Closes without reporting errors: for a file being abandoned after a failure, or read-only.
-    func close() { H5Fclose(id) }
+    /// An in-memory file's memory is freed too.
+    func close() {
+        if image != nil { _ = try? closeTakingImage() } else { H5Fclose(id) }
+    }
 
     // MARK: Writing
 

@@ -30,6 +30,13 @@ import Testing
         #expect(loaded == checkpoint)
         #expect(loaded[tensor: "/extra/r0"]?.shape == [])
         #expect(loaded[tensor: "/extra/special"]!.values[2].sign == .minus)
+        let metrics = loaded[group: "metrics"].attributes
+        #expect(metrics["text"]?.stringValue == "héllo ✓")
+        #expect(metrics["config_json"]?.stringValue == #"{"a":[1,2]}"#)
+        #expect(metrics["count"]?.int64Value == -42)
+        #expect(metrics["count"]?.doubleValue == -42)
+        #expect(metrics["rate"]?.doubleValue == 3e-4)
+        #expect(metrics["rate"]?.int64Value == nil)
     }
 
     /// DESIGN §3.3 names and shapes, written out by hand for one layer as the oracle.
@@ -60,6 +67,23 @@ import Testing
         #expect(loaded[group: "model"].tensors.count == expected.count)
         #expect(loaded[group: "model"].groups.isEmpty)
         #expect(loaded == checkpoint)
+    }
+
+    /// HDF5 serialises all calls; our lock keeps each file operation and its error capture together.
+    @Test func concurrentWritersAndReaders() throws {
+        let scratch = ScratchFolder()
+        let failures = Mutexed([String]())
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let url = scratch.file("c\(index % 4).h5")
+            do {
+                try save(smallCheckpoint(step: index), url)
+                _ = try CheckpointFile.read(from: url)
+                _ = try? CheckpointFile.read(from: scratch.file("absent-\(index).h5"))
+            } catch {
+                failures.update { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.value.isEmpty)
     }
 
     @Test func pathsAndGroups() {

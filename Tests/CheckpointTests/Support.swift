@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// A fresh folder under the system temporary folder, removed when the test ends.
-final class ScratchFolder {
+final class ScratchFolder: Sendable {
     let url: URL
 
     init(_ label: String = #function) {
@@ -118,5 +118,6 @@ final class Mutexed<T>: @unchecked Sendable {
     init(_ value: T) { stored = value }
 
     func set(_ value: T) { lock.withLock { stored = value } }
+    func update(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
     var value: T { lock.withLock { stored } }
 }

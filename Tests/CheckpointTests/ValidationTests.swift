@@ -60,6 +60,17 @@ import Testing
         refused(url, says: "/model/stray: present in the file but not listed in its tensor index")
     }
 
+    @Test func datasetWithoutChecksum() throws {
+        let url = try goodFile()
+        try editWithHDF5(url) { file in
+            try file.unlink("/model/h.0.ln_1.weight")
+            try [Float](repeating: 0, count: 16).withUnsafeBufferPointer {
+                try file.writeFloats("/model/h.0.ln_1.weight", shape: [16], chunk: nil, values: $0)  // contiguous: no filter
+            }
+        }
+        refused(url, says: "/model/h.0.ln_1.weight: dataset has no Fletcher-32 checksum filter")
+    }
+
     @Test func wrongFormatAndVersion() throws {
         let url = try goodFile()
         try editWithHDF5(url) { file in
