@@ -88,11 +88,12 @@ extension CheckpointFile {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Chunks of about 1 MiB (256 Ki floats): big enough that per-chunk overhead and the checksum
-    /// stay cheap, small enough that a damaged chunk pins the damage down. Splits the outer
-    /// dimensions first so a chunk is a run of whole rows. Nil where HDF5 cannot chunk (scalars,
-    /// empty tensors), which therefore carry no checksum.
-    static func chunkShape(_ shape: [Int], target: Int = 1 << 18) -> [Int]? {
+    /// Chunks of at most 64 KiB (16 Ki floats): HDF5 allocates a buffer per chunk as it filters it,
+    /// and below glibc's mmap threshold (128 KiB) those come from the heap and are reused, instead of
+    /// being mapped and page-faulted afresh for every chunk (1 MiB chunks: 500 MB/s instead of 830).
+    /// Splits the outer dimensions first so a chunk is a run of whole rows. Nil where HDF5 cannot
+    /// chunk (scalars, empty tensors), which therefore carry no checksum.
+    static func chunkShape(_ shape: [Int], target: Int = 1 << 14) -> [Int]? {
         guard !shape.isEmpty, !shape.contains(0) else { return nil }
         var chunk = shape
         for axis in chunk.indices {

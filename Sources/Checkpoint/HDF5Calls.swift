@@ -55,20 +55,20 @@ struct HDF5Dataset {
     var values: [Float]?
 }
 
-/// The bytes of a closed in-memory HDF5 file (malloc'd by HDF5's core driver, freed here).
+/// The bytes of a closed in-memory HDF5 file (mapped by the shim's allocator, unmapped here).
 final class FileImage {
-    private let data: UnsafeMutableRawPointer?
+    private var memory: chdf5_image
     /// The file's length: its superblock's end-of-file address (the memory is rounded up beyond it).
     let count: Int
 
-    init(data: UnsafeMutableRawPointer?, capacity: Int) {
-        self.data = data
-        count = data.map { Self.endOfFile(UnsafeRawBufferPointer(start: $0, count: capacity)) } ?? 0
+    init(_ memory: chdf5_image) {
+        self.memory = memory
+        count = memory.data.map { Self.endOfFile(UnsafeRawBufferPointer(start: $0, count: memory.capacity)) } ?? 0
     }
 
-    deinit { free(data) }
+    deinit { chdf5_image_release(&memory) }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: data, count: count) }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: memory.data, count: count) }
 
     /// Superblock version 2 or 3 (what the 1.8+ format bound gives): signature (8), version, offset
     /// size, length size, flags, then base address, extension address and end-of-file address, each
@@ -139,7 +139,7 @@ struct HDF5File {
         guard let image else { preconditionFailure("not an in-memory file") }
         defer { image.deallocate() }
         let closed = H5Fclose(id)
-        let memory = FileImage(data: image.pointee.data, capacity: image.pointee.capacity)
+        let memory = FileImage(image.pointee)
         if closed < 0 { throw HDF5Error(call: "H5Fclose", file: path, object: "/", frames: HDF5.takeErrorStack()) }
         return memory
     }
