@@ -72,6 +72,7 @@ let package = Package(
             name: "TransformerTests",
             dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
     ]
 )

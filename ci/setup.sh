@@ -2,6 +2,9 @@
 # As root it runs apt-get; otherwise it prints what to install and stops.
 need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# HDF5 for the Checkpoint target (found through pkg-config `hdf5-serial`) and its tools (h5dump).
+pkg-config --exists hdf5-serial 2>/dev/null || need+=(libhdf5-dev)
+command -v h5dump >/dev/null || need+=(hdf5-tools)
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 (swift.org) first." >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -10,3 +10,32 @@ echo "== swift test"
 swift test --skip-build 2>&1 | tee /tmp/swift-rlhf-test.log | grep -vE '^(Test Case|◇|􀟈).*started' || true
 grep -qE '(Test run with .* passed|Executed .* with 0 failures)' /tmp/swift-rlhf-test.log
 ! grep -qE '(Test run with .* failed|with [1-9][0-9]* failures?)' /tmp/swift-rlhf-test.log
+
+echo "== checkpoint interop: h5dump and h5py read a file written by rlhf"
+python3 -c 'import h5py, numpy' 2>/dev/null || python3 -m pip install -q h5py numpy
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+rlhf="$(swift build --show-bin-path)/rlhf"
+"$rlhf" _checkpoint-sample "$scratch/sample.h5"
+h5dump -H "$scratch/sample.h5" >/dev/null
+h5dump -d /model/wte -s 0,0 -c 1,4 "$scratch/sample.h5" | grep '(0,0): 20.75, 28.5, -26.5, -18.75' >/dev/null
+python3 ci/check_checkpoint.py "$scratch/sample.h5"
+# A file edited with h5py (its strings are variable-length) still loads; a damaged one exits 2.
+python3 - "$scratch/sample.h5" "$scratch/edited.h5" "$scratch/damaged.h5" <<'PY'
+import shutil, sys, h5py
+sample, edited, damaged = sys.argv[1:]
+shutil.copy(sample, edited)
+with h5py.File(edited, "r+") as f:
+    f.attrs["stage_name"] = "renamed by h5py"
+    f["/model/wte"][0, 0] = 1.5
+shutil.copy(sample, damaged)
+with h5py.File(damaged, "r+") as f:
+    del f["/model/h.1.mlp.c_fc.bias"]
+PY
+"$rlhf" inspect "$scratch/edited.h5" | grep 'stage     renamed by h5py (kind reward)' >/dev/null
+status=0
+"$rlhf" inspect "$scratch/damaged.h5" 2>"$scratch/err" >/dev/null || status=$?
+test "$status" = 2
+grep -q '/model/h.1.mlp.c_fc.bias: missing' "$scratch/err"
+test "$(wc -l <"$scratch/err")" = 1
+echo "interop ok: h5py-edited file loads, damaged one refused with exit 2: $(cat "$scratch/err")"

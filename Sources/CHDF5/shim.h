@@ -7,6 +7,8 @@
 #define CHDF5_SHIM_H
 
 #include <hdf5.h>
+#include <string.h>
+#include <sys/mman.h>
 
 // Data types.
 static inline hid_t chdf5_native_float(void)  { return H5T_NATIVE_FLOAT; }
@@ -39,5 +41,82 @@ static inline unsigned chdf5_f_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 /// Error stacks are per thread, so this silences only the calling thread: call it on every thread
 /// that calls HDF5, before the first call.
 static inline herr_t chdf5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+// MARK: A file built in memory, kept past H5Fclose
+
+/// The memory of a file created with the core driver (no backing store). The callbacks below let the
+/// driver allocate and grow it as usual, but keep it when the driver frees it at file close, so the
+/// complete, cleanly closed file image can be written out by the caller, who then calls
+/// `chdf5_image_release`. The memory is mapped directly and advised to use huge pages: a checkpoint
+/// image is hundreds of MB touched once, where 4 KiB page faults would cost more than the copying.
+typedef struct {
+    void *data;
+    size_t capacity;
+} chdf5_image;
+
+static inline void *chdf5_image_map(size_t size) {
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(memory, size, MADV_HUGEPAGE);  // a hint: fine to fail
+#endif
+    return memory;
+}
+
+static inline void *chdf5_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    chdf5_image *image = (chdf5_image *)udata;
+    image->data = chdf5_image_map(size);
+    image->capacity = image->data ? size : 0;
+    return image->data;
+}
+
+static inline void *chdf5_image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                                       void *udata) {
+    (void)op; (void)udata;
+    return memcpy(dest, src, size);
+}
+
+static inline void chdf5_image_release(chdf5_image *image);
+
+/// Growth is rare (the driver's increment is the expected file size): map anew and copy.
+static inline void *chdf5_image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    chdf5_image *image = (chdf5_image *)udata;
+    void *grown = chdf5_image_map(size);
+    if (grown == NULL) return NULL;
+    if (ptr) memcpy(grown, ptr, image->capacity < size ? image->capacity : size);
+    chdf5_image_release(image);
+    image->data = grown;
+    image->capacity = size;
+    return grown;
+}
+
+/// Unmaps the image (after its bytes have been written out).
+static inline void chdf5_image_release(chdf5_image *image) {
+    if (image->data) munmap(image->data, image->capacity);
+    image->data = NULL;
+    image->capacity = 0;
+}
+
+static inline herr_t chdf5_image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    chdf5_image *image = (chdf5_image *)udata;
+    if (ptr != image->data) return -1;  // the driver only ever holds this one block
+    if (op != H5FD_FILE_IMAGE_OP_FILE_CLOSE) chdf5_image_release(image);  // at close the caller takes it
+    return 0;
+}
+
+// HDF5 copies the callbacks with every copy of the property list; all copies share one image.
+static inline void *chdf5_image_udata_copy(void *udata) { return udata; }
+static inline herr_t chdf5_image_udata_free(void *udata) { (void)udata; return 0; }
+
+/// Installs the callbacks on a file access property list already set to the core driver.
+static inline herr_t chdf5_keep_image(hid_t fapl, chdf5_image *image) {
+    H5FD_file_image_callbacks_t callbacks = {
+        chdf5_image_malloc, chdf5_image_memcpy, chdf5_image_realloc, chdf5_image_free,
+        chdf5_image_udata_copy, chdf5_image_udata_free, image,
+    };
+    return H5Pset_file_image_callbacks(fapl, &callbacks);
+}
 
 #endif

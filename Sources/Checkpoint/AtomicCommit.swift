@@ -22,9 +22,8 @@ public enum Durability: Sendable {
 enum AtomicCommit {
     static let temporarySuffix = ".tmp"
 
-    /// Runs `write` on the temporary path, then commits it to `url`. On failure the temporary file is
-    /// removed and `url` is left as it was.
-    static func commit(to url: URL, durability: Durability, write: (String) throws -> Void) throws {
+    /// Commits `contents` to `url`. On failure the temporary file is removed and `url` is left as it was.
+    static func commit(_ contents: UnsafeRawBufferPointer, to url: URL, durability: Durability) throws {
         let final = url.path
         let folder = url.deletingLastPathComponent().path
         let temporary = final + temporarySuffix
@@ -33,21 +32,41 @@ enum AtomicCommit {
         } catch {
             throw CheckpointError(file: final, reason: .writeFailed("cannot create folder \(folder): \(error.localizedDescription)"))
         }
-        unlink(temporary)  // left by a crash; HDF5 would truncate it anyway
         do {
-            try write(temporary)
-            if durability == .fsync { try sync(temporary, directory: false, reportAs: final) }
+            try writeFile(temporary, contents, sync: durability == .fsync, reportAs: final)
             if rename(temporary, final) != 0 { throw CheckpointError.system("rename", errno: errno, file: final, path: temporary) }
         } catch {
             unlink(temporary)
             throw error
         }
-        if durability == .fsync { try sync(folder, directory: true, reportAs: final) }
+        if durability == .fsync { try sync(folder, reportAs: final) }
     }
 
-    /// fsync(2) on a file or folder, opened read-only (enough: fsync flushes the inode, whichever fd).
-    private static func sync(_ path: String, directory: Bool, reportAs final: String) throws {
-        let fd = open(path, O_RDONLY | (directory ? O_DIRECTORY : 0))
+    /// Creates or truncates `path` (a stale temporary from a crash included) and writes all of `contents`.
+    /// write(2) may write less than asked, or be interrupted by a signal: loop until done.
+    private static func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer, sync: Bool, reportAs final: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CheckpointError.system("open", errno: errno, file: final, path: path) }
+        var closed = false
+        defer { if !closed { close(fd) } }
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw CheckpointError.system("write", errno: errno, file: final, path: path)
+            }
+            offset += written
+        }
+        if sync, fsync(fd) != 0 { throw CheckpointError.system("fsync", errno: errno, file: final, path: path) }
+        closed = true
+        // close(2) can report a delayed write error (NFS, quotas): it counts.
+        if close(fd) != 0 { throw CheckpointError.system("close", errno: errno, file: final, path: path) }
+    }
+
+    /// fsync(2) on a folder: makes the rename durable.
+    private static func sync(_ path: String, reportAs final: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else { throw CheckpointError.system("open", errno: errno, file: final, path: path) }
         defer { close(fd) }
         if fsync(fd) != 0 { throw CheckpointError.system("fsync", errno: errno, file: final, path: path) }

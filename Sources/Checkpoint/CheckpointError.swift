@@ -100,11 +100,9 @@ extension CheckpointError {
                   detail: "HDF5 \(error.call): \(error.innermost)")
     }
 
-    /// A failed HDF5 call met while writing: the system's reason when HDF5 reports an errno
-    /// (a full disk, a file-size limit), else HDF5's innermost message.
+    /// A failed HDF5 call met while building a file (in memory: disk errors come from AtomicCommit).
     init(writing error: HDF5Error, file: String) {
-        let why = error.systemErrno.map { String(cString: strerror($0)) } ?? error.innermost
-        self.init(file: file, object: error.object == "/" ? nil : error.object, reason: .writeFailed(why),
+        self.init(file: file, object: error.object == "/" ? nil : error.object, reason: .writeFailed(error.innermost),
                   detail: "HDF5 \(error.call)")
     }
 

@@ -42,6 +42,30 @@ public enum AttributeValue: Equatable, Sendable {
     case doubles([Double])
 }
 
+extension AttributeValue {
+    /// The text of a string or JSON attribute.
+    public var stringValue: String? {
+        switch self {
+        case .string(let text), .json(let text): text
+        default: nil
+        }
+    }
+
+    public var int64Value: Int64? {
+        if case .int64(let value) = self { return value }
+        return nil
+    }
+
+    /// A double, or an int64 widened to one.
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let value): value
+        case .int64(let value): Double(value)
+        default: nil
+        }
+    }
+}
+
 /// A group: attributes, tensors and subgroups, each by name.
 public struct CheckpointGroup: Equatable, Sendable {
     public var attributes: [String: AttributeValue] = [:]

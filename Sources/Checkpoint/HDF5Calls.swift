@@ -55,10 +55,37 @@ struct HDF5Dataset {
     var values: [Float]?
 }
 
+/// The bytes of a closed in-memory HDF5 file (mapped by the shim's allocator, unmapped here).
+final class FileImage {
+    private var memory: chdf5_image
+    /// The file's length: its superblock's end-of-file address (the memory is rounded up beyond it).
+    let count: Int
+
+    init(_ memory: chdf5_image) {
+        self.memory = memory
+        count = memory.data.map { Self.endOfFile(UnsafeRawBufferPointer(start: $0, count: memory.capacity)) } ?? 0
+    }
+
+    deinit { chdf5_image_release(&memory) }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: memory.data, count: count) }
+
+    /// Superblock version 2 or 3 (what the 1.8+ format bound gives): signature (8), version, offset
+    /// size, length size, flags, then base address, extension address and end-of-file address, each
+    /// `offset size` bytes, little-endian. Anything unexpected: the whole memory (a longer file reads fine).
+    static func endOfFile(_ memory: UnsafeRawBufferPointer) -> Int {
+        guard memory.count >= 48, memory[8] == 2 || memory[8] == 3, memory[9] == 8 else { return memory.count }
+        let eof = (0..<8).reduce(UInt64(0)) { $0 | UInt64(memory[28 + $1]) << (8 * UInt64($1)) }
+        return eof > 0 && eof <= UInt64(memory.count) ? Int(eof) : memory.count
+    }
+}
+
 /// An open HDF5 file. Calls must run inside `HDF5.exclusive`; `close()` must be called.
 struct HDF5File {
     let id: hid_t
     let path: String
+    /// The memory of a file created in memory, nil for files on disk.
+    var image: UnsafeMutablePointer<chdf5_image>? = nil
 
     // MARK: Checking results
 
@@ -86,11 +113,35 @@ struct HDF5File {
         return fapl
     }
 
-    static func create(_ path: String) throws -> HDF5File {
-        let fapl = try fileAccess(path)
-        defer { H5Pclose(fapl) }
-        return HDF5File(id: try check(H5Fcreate(path, chdf5_f_acc_trunc(), chdf5_p_default(), fapl), "H5Fcreate", path),
-                        path: path)
+    /// A new file built in memory (HDF5's core driver, no backing store), whose bytes `closeTakingImage()`
+    /// hands over. HDF5 never touches the disk while writing, so a full disk cannot strand it half-closed
+    /// (HDF5 1.10 then crashes at exit); AtomicCommit writes the bytes itself. `label` names the file in
+    /// errors; `sizeHint` is the expected size, so the memory is allocated once.
+    static func createInMemory(label: String, sizeHint: Int) throws -> HDF5File {
+        let image = UnsafeMutablePointer<chdf5_image>.allocate(capacity: 1)
+        image.initialize(to: chdf5_image(data: nil, capacity: 0))
+        do {
+            let fapl = try fileAccess(label)
+            defer { H5Pclose(fapl) }
+            try check(H5Pset_fapl_core(fapl, max(1 << 20, sizeHint), false), "H5Pset_fapl_core", label)
+            try check(chdf5_keep_image(fapl, image), "H5Pset_file_image_callbacks", label)
+            let id = try check(H5Fcreate(label, chdf5_f_acc_trunc(), chdf5_p_default(), fapl), "H5Fcreate", label)
+            return HDF5File(id: id, path: label, image: image)
+        } catch {
+            image.deallocate()
+            throw error
+        }
+    }
+
+    /// Closes a file made by `createInMemory` and returns its bytes: exactly the file a disk-backed
+    /// close would have left.
+    func closeTakingImage() throws -> FileImage {
+        guard let image else { preconditionFailure("not an in-memory file") }
+        defer { image.deallocate() }
+        let closed = H5Fclose(id)
+        let memory = FileImage(image.pointee)
+        if closed < 0 { throw HDF5Error(call: "H5Fclose", file: path, object: "/", frames: HDF5.takeErrorStack()) }
+        return memory
     }
 
     static func openReadOnly(_ path: String) throws -> HDF5File {
@@ -103,17 +154,11 @@ struct HDF5File {
         HDF5File(id: try check(H5Fopen(path, chdf5_f_acc_rdwr(), chdf5_p_default()), "H5Fopen", path), path: path)
     }
 
-    /// Writes every buffer to the file (so write errors surface here, not lost in a close), then closes.
-    func flushAndClose() throws {
-        do { try check(H5Fflush(id, H5F_SCOPE_GLOBAL), "H5Fflush", "/") } catch {
-            H5Fclose(id)
-            throw error
-        }
-        try check(H5Fclose(id), "H5Fclose", "/")
-    }
-
     /// Closes without reporting errors: for a file being abandoned after a failure, or read-only.
-    func close() { H5Fclose(id) }
+    /// An in-memory file's memory is freed too.
+    func close() {
+        if image != nil { _ = try? closeTakingImage() } else { H5Fclose(id) }
+    }
 
     // MARK: Writing
 

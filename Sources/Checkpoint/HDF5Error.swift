@@ -29,16 +29,6 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
     /// Whether any frame's message contains `text` (used to classify failures, e.g. checksum errors).
     public func mentions(_ text: String) -> Bool { frames.contains { $0.message.contains(text) } }
 
-    /// The `errno` HDF5 reports for a failed system call (`... errno = 28, error message = ...`), if any.
-    public var systemErrno: Int32? {
-        for frame in frames {
-            guard let range = frame.message.range(of: "errno = ") else { continue }
-            let digits = frame.message[range.upperBound...].prefix { $0.isNumber }
-            if let code = Int32(digits) { return code }
-        }
-        return nil
-    }
-
     public var description: String {
         "\(file): \(object): \(call) failed: " + frames.map(\.description).joined(separator: " <- ")
     }
