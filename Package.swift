@@ -1,13 +1,30 @@
 // swift-tools-version: 6.0
 // swift-rlhf: SFT → reward model → PPO (plus DPO and distillation) on small GPT-2-style models, on CPU.
 // Target graph (DESIGN §2): rlhf → Jobs → Stages → Transformer → Kernels, with Checkpoint → CHDF5 beside.
+import Foundation  // reads /proc/cpuinfo for `native` (below)
 import PackageDescription
 
 // MARK: - Compiler settings
 
-/// The instruction set kernels are compiled for. `native` uses the build host's (AVX-512 on Zen 4);
+/// The instruction set kernels are compiled for. `native` uses the build host's (AVX-512 here);
 /// `RLHF_MARCH=x86-64-v3` builds a binary that runs on any AVX2+FMA machine.
 let march = Context.environment["RLHF_MARCH"] ?? "native"
+
+/// Whether `march` has AVX-512 (32 vector registers of 16 floats). `-Xcc -march` only sets clang
+/// macros, which Swift's `#if` cannot see, so the manifest decides and passes `-D RLHF_AVX512`: the
+/// GEMM picks its register tile from it. `native` asks the build host (/proc/cpuinfo on Linux).
+let avx512: Bool = {
+    switch march {
+    case "native":
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return cpuinfo.contains(" avx512f ")
+    case "x86-64-v4", "znver4", "znver5", "skylake-avx512", "cascadelake", "icelake-server",
+         "sapphirerapids", "emeraldrapids", "graniterapids":
+        return true
+    default:
+        return false
+    }
+}()
 
 /// Numeric code is optimised even in debug builds: an unoptimised SIMD kernel is 200–600× slower,
 /// which would make `swift test` unusable. Architecture flags apply only on x86-64 (aarch64 builds
@@ -15,13 +32,14 @@ let march = Context.environment["RLHF_MARCH"] ?? "native"
 let numericFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-march=\(march)"], .when(platforms: [.linux])),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
-]
+] + (avx512 ? [.define("RLHF_AVX512", .when(platforms: [.linux]))] : [])
 
 // MARK: - Package
 
 let package = Package(
     name: "swift-rlhf",
-    platforms: [.macOS(.v15)],
+    // macOS 26: the GEMM register tile uses InlineArray and integer generic parameters (Swift 6.2).
+    platforms: [.macOS("26.0")],
     products: [
         .executable(name: "rlhf", targets: ["rlhf"]),
         .library(name: "Kernels", targets: ["Kernels"]),

@@ -8,7 +8,8 @@
 // buffer can be passed without a copy.
 //
 // `gemmNaive` is the reference: the textbook triple loop, used by tests as the oracle and kept as
-// the readable definition. `gemm` is the fast path (packed panels, register tiles, threads).
+// the readable definition. `gemm` is the fast path: packed panels, a register tile per instruction
+// set, cache blocking and threads (GEMMDriver.swift, GEMMPacking.swift, GEMMMicroKernel.swift).
 
 /// How the operands of `gemm` are stored.
 public enum GEMMLayout: String, Sendable, CaseIterable {
@@ -23,6 +24,21 @@ public enum GEMMLayout: String, Sendable, CaseIterable {
     @inlinable public var transposesA: Bool { self == .tn }
     /// Whether B is stored transposed (N rows of K).
     @inlinable public var transposesB: Bool { self == .nt }
+}
+
+/// C[M,N] = (accumulate ? C : 0) + op(A)·op(B) (+ bias). See `GEMMLayout` for the storage.
+/// Bit-identical for every thread budget (`Parallel.threads`).
+public func gemm(
+    _ layout: GEMMLayout, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    bias: UnsafePointer<Float>? = nil, accumulate: Bool = false
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
+    guard m > 0, n > 0 else { return }
+    gemmBlocked(layout, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                bias: bias, accumulate: accumulate)
 }
 
 /// The reference GEMM: one dot product per output element, K ascending, in Float.

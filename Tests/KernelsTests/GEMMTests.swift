@@ -2,43 +2,105 @@ import Kernels
 import Testing
 
 
+/// One GEMM problem with its operands stored as `layout` says, each row `padding` floats longer than
+/// dense (a strided view, like a head's slice of a wider buffer). The padding of C is filled with a
+/// sentinel that gemm must leave alone.
+struct GEMMProblem {
+    static let sentinel: Float = 12345
+
+    let layout: GEMMLayout
+    let m: Int, n: Int, k: Int
+    let lda: Int, ldb: Int, ldc: Int
+    let a: [Float], b: [Float], c: [Float], bias: [Float]
+
+    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int, padding: Int = 0, seed: UInt64) {
+        self.layout = layout
+        self.m = m; self.n = n; self.k = k
+        let (aRows, aColumns) = layout.transposesA ? (k, m) : (m, k)
+        let (bRows, bColumns) = layout.transposesB ? (n, k) : (k, n)
+        let ldc = n + padding
+        lda = aColumns + padding; ldb = bColumns + padding; self.ldc = ldc
+        a = randomArray(aRows * lda, seed: seed)
+        b = randomArray(bRows * ldb, seed: seed + 1)
+        bias = randomArray(n, seed: seed + 2)
+        let start = randomArray(m * ldc, seed: seed + 3)
+        c = start.indices.map { $0 % ldc < n ? start[$0] : Self.sentinel }
+    }
+
+    /// C after the fast gemm, or after the naive one.
+    func run(naive: Bool = false, bias withBias: Bool = false, accumulate: Bool = false) -> [Float] {
+        var c = self.c
+        let bias: [Float]? = withBias ? self.bias : nil
+        bias.withOptionalPointer { bias in
+            if naive {
+                gemmNaive(layout, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc,
+                          bias: bias, accumulate: accumulate)
+            } else {
+                gemm(layout, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc,
+                     bias: bias, accumulate: accumulate)
+            }
+        }
+        return c
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let array): array.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: body(nil)
+        }
+    }
+}
+
 @Suite struct GEMMTests {
-    /// Shapes that exercise tile edges: 1, primes, one past powers of two, and the model's own.
+    /// (M, K, N) that exercise the tile edges (1, primes, one past powers of two), K = 1, skinny M
+    /// (B read in place, with a partial last column panel), several depth blocks (K > 512), row
+    /// chunks (M > 192) and column chunks (small M, wide N).
     static let shapes: [(m: Int, k: Int, n: Int)] = [
         (1, 1, 1), (1, 7, 1), (7, 1, 5), (3, 17, 129), (129, 65, 33), (31, 128, 384), (64, 257, 17),
+        (8, 384, 259), (16, 129, 64), (13, 1031, 37), (197, 1, 33), (389, 131, 97), (50, 61, 300),
     ]
 
     @Test(arguments: GEMMLayout.allCases)
     func matchesNaive(layout: GEMMLayout) {
         for (index, s) in Self.shapes.enumerated() {
-            for accumulate in [false, true] {
-                let a = randomArray(s.m * s.k, seed: UInt64(index))
-                let b = randomArray(s.k * s.n, seed: UInt64(index + 100))
-                let bias = randomArray(s.n, seed: UInt64(index + 200))
-                let start = randomArray(s.m * s.n, seed: UInt64(index + 300))
-                var fast = start, slow = start
-                gemm(layout, m: s.m, n: s.n, k: s.k, a: a, b: b, c: &fast, bias: bias, accumulate: accumulate)
-                gemmNaive(layout, m: s.m, n: s.n, k: s.k,
-                          a: a, lda: layout.transposesA ? s.m : s.k,
-                          b: b, ldb: layout.transposesB ? s.k : s.n,
-                          c: &slow, ldc: s.n, bias: bias, accumulate: accumulate)
-                let tolerance = Float(s.k).squareRoot() * 1e-5 + 1e-6
-                let worst = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
-                #expect(worst <= tolerance, "\(layout) \(s) accumulate=\(accumulate): max error \(worst)")
+            for padding in [0, 3] {
+                let problem = GEMMProblem(layout, m: s.m, n: s.n, k: s.k, padding: padding, seed: UInt64(10 * index))
+                for (bias, accumulate) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let fast = problem.run(bias: bias, accumulate: accumulate)
+                    let slow = problem.run(naive: true, bias: bias, accumulate: accumulate)
+                    let tolerance = Float(s.k).squareRoot() * 1e-5 + 1e-6
+                    let worst = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= tolerance,
+                            "\(layout) \(s) padding \(padding) bias \(bias) accumulate \(accumulate): max error \(worst)")
+                    #expect(fast.indices.allSatisfy { $0 % problem.ldc < s.n || fast[$0] == GEMMProblem.sentinel },
+                            "\(layout) \(s): wrote outside C")
+                }
             }
         }
     }
 
+    @Test func zeroDepthGivesBiasOrKeepsC() {
+        let problem = GEMMProblem(.nn, m: 5, n: 7, k: 0, seed: 7)
+        #expect(problem.run(bias: true) == problem.run(naive: true, bias: true))
+        #expect(problem.run(accumulate: true) == problem.c)
+    }
+
+    /// Bit-identical C for every thread budget, on shapes big enough to run in parallel: square-ish,
+    /// odd with several depth blocks, skinny M (column chunks), strided.
     @Test(arguments: GEMMLayout.allCases)
     func identicalAcrossThreadCounts(layout: GEMMLayout) {
-        let (m, k, n) = (300, 200, 100)
-        let a = randomArray(m * k, seed: 1), b = randomArray(k * n, seed: 2)
-        func run(threads: Int) -> [Float] {
-            var c = [Float](repeating: 0, count: m * n)
-            Parallel.$threads.withValue(threads) { gemm(layout, m: m, n: n, k: k, a: a, b: b, c: &c) }
-            return c
+        let cases: [(m: Int, k: Int, n: Int, padding: Int)] = [
+            (300, 200, 100, 0), (389, 1031, 97, 5), (16, 512, 1000, 0), (211, 383, 263, 17),
+        ]
+        for (index, s) in cases.enumerated() {
+            let problem = GEMMProblem(layout, m: s.m, n: s.n, k: s.k, padding: s.padding, seed: UInt64(100 + index))
+            let serial = Parallel.$threads.withValue(1) { problem.run(bias: true, accumulate: true) }
+            for threads in [2, 5, 16] {
+                let parallel = Parallel.$threads.withValue(threads) { problem.run(bias: true, accumulate: true) }
+                #expect(parallel == serial, "\(layout) \(s) threads \(threads)")
+            }
         }
-        #expect(run(threads: 1) == run(threads: 2))
-        #expect(run(threads: 1) == run(threads: 5))
     }
 }
