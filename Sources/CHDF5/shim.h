@@ -1,8 +1,11 @@
-// HDF5's constants that Swift cannot import, as inline functions.
+// What Swift cannot express against HDF5 directly, as inline C:
 //
-// Many HDF5 "constants" are macros that expand to comma expressions (`(H5open(), H5T_NATIVE_FLOAT_g)`)
-// or casts (`H5T_VARIABLE`); Swift imports neither, and the `*_g` globals behind them are mutable C
-// globals that Swift 6 refuses to touch. Each function here evaluates the macro in C instead.
+// 1. Constants. Many HDF5 "constants" are macros that expand to comma expressions
+//    (`(H5open(), H5T_NATIVE_FLOAT_g)`) or casts (`H5T_VARIABLE`); Swift imports neither, and the
+//    `*_g` globals behind them are mutable C globals that Swift 6 refuses to touch. Each function
+//    below evaluates the macro in C instead.
+// 2. The file-image allocator (end of file): C callbacks through which the core driver allocates a
+//    file's memory, kept past H5Fclose so the caller can write the finished file itself.
 #ifndef CHDF5_SHIM_H
 #define CHDF5_SHIM_H
 
@@ -28,12 +31,10 @@ static inline hid_t chdf5_p_default(void)        { return H5P_DEFAULT; }
 static inline hid_t chdf5_p_file_access(void)    { return H5P_FILE_ACCESS; }
 static inline hid_t chdf5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t chdf5_s_all(void)            { return H5S_ALL; }
-static inline hid_t chdf5_e_default(void)        { return H5E_DEFAULT; }
 
 // File access: flags, and the newest object format this library writes (a macro alias of an enum value).
 static inline H5F_libver_t chdf5_libver_latest(void) { return H5F_LIBVER_LATEST; }
 static inline unsigned chdf5_f_acc_trunc(void)  { return H5F_ACC_TRUNC; }
-static inline unsigned chdf5_f_acc_excl(void)   { return H5F_ACC_EXCL; }
 static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned chdf5_f_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 
