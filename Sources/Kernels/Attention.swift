@@ -7,9 +7,10 @@
 // Work is split by (b, h): each pair reads and writes only its own slices, so the split is free of
 // races and of reductions across threads.
 //
-// Scores are computed against Kᵀ (a [D, T] copy of the head's keys) so the inner loop runs along
-// keys with full SIMD width instead of short D-long dot products with horizontal sums. The KV cache
-// keeps keys in that transposed form too, and decoding reuses `attentionRow`.
+// Training runs each head as GEMMs over causal row blocks (the packed GEMM's register tiles beat any
+// row-at-a-time loop several times over). Decoding one row at a time uses `attentionRow`, which
+// scores against Kᵀ (the KV cache keeps keys transposed) so its inner loop runs along keys with full
+// SIMD width instead of short D-long dot products with horizontal sums.
 
 import RealModule
 
@@ -63,70 +64,78 @@ func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 @inline(__always) @usableFromInline
 var laneIndices: SIMD16<Int32> { SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
 
+/// Rows per causal block: score and probability products skip the blocks above the diagonal.
+let attentionBlock = 32
+
 /// out = causal multi-head attention of qkv; probs saved for the backward pass.
+/// Per (b, h), in row blocks [r0, r1): S = Q[r0..<r1]·K[0..<r1]ᵀ (GEMM), causal softmax of each row
+/// into probs, then out[r0..<r1] = P[r0..<r1, 0..<r1]·V[0..<r1] (GEMM). The GEMMs run on the calling
+/// thread: the (b, h) pairs are the parallel split.
 public func attentionForward(
     out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
     qkv: UnsafePointer<Float>, batch: Int, time t: Int, channels c: Int, heads: Int
 ) {
-    let d = c / heads, scale = 1 / Float(d).squareRoot()
+    let d = c / heads, scale = 1 / Float(d).squareRoot(), ld = 3 * c
     Parallel.forEachChunk(batch * heads, flops: 2 * batch * t * t * c) { chunk in
         let b = chunk / heads, h = chunk % heads
-        let rows = qkv + b * t * 3 * c
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: d * t) { buffer in
-            let kT = buffer.baseAddress!                                  // [D, T]
-            transposeHead(kT, rows + c + h * d, rows: t, ld: 3 * c, headSize: d)
-            for i in 0..<t {
-                attentionRow(out: out + (b * t + i) * c + h * d, probs: probs + (chunk * t + i) * t,
-                             q: rows + i * 3 * c + h * d, kT: kT, ldk: t,
-                             v: rows + 2 * c + h * d, ldv: 3 * c, keys: i + 1, headSize: d, scale: scale)
-                (probs + (chunk * t + i) * t + i + 1).update(repeating: 0, count: t - i - 1)
+        let q = qkv + b * t * ld + h * d, k = q + c, v = q + 2 * c
+        let p = probs + chunk * t * t                                   // [T, T]
+        Parallel.$threads.withValue(1) {
+            for r0 in stride(from: 0, to: t, by: attentionBlock) {
+                let r1 = min(t, r0 + attentionBlock)
+                gemm(.nt, m: r1 - r0, n: r1, k: d, a: q + r0 * ld, lda: ld, b: k, ldb: ld, c: p + r0 * t, ldc: t)
+                for i in r0..<r1 {
+                    let row = p + i * t
+                    Kernels.scale(row, count: i + 1, by: scale)
+                    softmaxInPlace(row, i + 1)
+                    (row + i + 1).update(repeating: 0, count: t - i - 1)
+                }
+                gemm(.nn, m: r1 - r0, n: d, k: r1, a: p + r0 * t, lda: t, b: v, ldb: ld,
+                     c: out + (b * t + r0) * c + h * d, ldc: c)
             }
         }
     }
 }
 
-/// Gradients of `attentionForward`, written (not accumulated) into dqkv. Per row i, with p = probs[i]:
-///   dp_j = dout_i · v_j,   ds_j = p_j·(dp_j − Σ_k p_k·dp_k),
-///   dq_i = scale·Σ_j ds_j·k_j,   dk_j += scale·ds_j·q_i,   dv_j += p_j·dout_i.
+/// Gradients of `attentionForward`, written (not accumulated) into dqkv. With P = probs of a head:
+///   dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale,
+///   dQ = dS·K,   dK = dSᵀ·Q,   dV = Pᵀ·dO          (each a GEMM over the causal blocks only)
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
     batch: Int, time t: Int, channels c: Int, heads: Int
 ) {
-    let d = c / heads, scale = 1 / Float(d).squareRoot()
+    let d = c / heads, scale = 1 / Float(d).squareRoot(), ld = 3 * c
     Parallel.forEachChunk(batch * heads, flops: 4 * batch * t * t * c) { chunk in
         let b = chunk / heads, h = chunk % heads
-        let rows = qkv + b * t * 3 * c, drows = dqkv + b * t * 3 * c
-        for i in 0..<t { for part in 0..<3 { (drows + i * 3 * c + part * c + h * d).update(repeating: 0, count: d) } }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: d * t + t) { buffer in
-            let vT = buffer.baseAddress!, ds = vT + d * t                // [D, T], [T]
-            transposeHead(vT, rows + 2 * c + h * d, rows: t, ld: 3 * c, headSize: d)
-            for i in 0..<t {
-                let n = i + 1
-                let p = probs + (chunk * t + i) * t, g = dout + (b * t + i) * c + h * d
-                let qi = rows + i * 3 * c + h * d, dqi = drows + i * 3 * c + h * d
-                forEachVector(n) { j, w in                                // ds ← dp_j = dout_i · v_j
-                    var acc = Vec(repeating: 0)
-                    for k in 0..<d { acc.addProduct(Vec(repeating: g[k]), load(vT + k * t + j, w)) }
-                    store(acc, ds + j, w)
+        let q = qkv + b * t * ld + h * d, k = q + c, v = q + 2 * c
+        let dq = dqkv + b * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
+        let dO = dout + b * t * c + h * d, p = probs + chunk * t * t
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: t * t) { buffer in
+            let ds = buffer.baseAddress!                                // [T, T]: dP, then dS
+            Parallel.$threads.withValue(1) {
+                for r0 in stride(from: 0, to: t, by: attentionBlock) {
+                    let r1 = min(t, r0 + attentionBlock)
+                    gemm(.nt, m: r1 - r0, n: r1, k: d, a: dO + r0 * c, lda: c, b: v, ldb: ld, c: ds + r0 * t, ldc: t)
+                    for i in r0..<r1 {
+                        let pi = p + i * t, si = ds + i * t, n = i + 1
+                        let pdp = dot(pi, si, n)
+                        forEachVector(n) { j, w in store(load(pi + j, w) * (load(si + j, w) - pdp) * scale, si + j, w) }
+                        (si + n).update(repeating: 0, count: r1 - n)    // the block's columns above the diagonal
+                    }
+                    gemm(.nn, m: r1 - r0, n: d, k: r1, a: ds + r0 * t, lda: t, b: k, ldb: ld, c: dq + r0 * ld, ldc: ld)
                 }
-                let pdp = dot(p, ds, n)
-                forEachVector(n) { j, k in store(load(p + j, k) * (load(ds + j, k) - pdp), ds + j, k) }
-                Kernels.scale(ds, count: n, by: scale)
-                weightedSumOfRows(out: dqi, weights: ds, rows: rows + c + h * d, ld: 3 * c, count: n, width: d)  // dq_i
-                for j in 0..<n {
-                    axpy(p[j], g, drows + j * 3 * c + 2 * c + h * d, d)                 // dv_j
-                    axpy(ds[j], qi, drows + j * 3 * c + c + h * d, d)                   // dk_j
+                // Columns [j0, j1) of dS and P are non-zero only in rows i ≥ j0.
+                for j0 in stride(from: 0, to: t, by: attentionBlock) {
+                    let j1 = min(t, j0 + attentionBlock)
+                    gemm(.tn, m: j1 - j0, n: d, k: t - j0, a: ds + j0 * t + j0, lda: t, b: q + j0 * ld, ldb: ld,
+                         c: dk + j0 * ld, ldc: ld)
+                    gemm(.tn, m: j1 - j0, n: d, k: t - j0, a: p + j0 * t + j0, lda: t, b: dO + j0 * c, ldb: c,
+                         c: dv + j0 * ld, ldc: ld)
                 }
             }
         }
     }
-}
-
-/// dst[D, T] ← the head's slice of `rows` ([T, ld], columns 0..<D) transposed.
-@inline(__always)
-func transposeHead(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows t: Int, ld: Int, headSize d: Int) {
-    for i in 0..<t { for k in 0..<d { dst[k * t + i] = src[i * ld + k] } }
 }
 
 /// Reference causal attention in any precision: qkv [B, T, 3C] → out [B, T, C].
