@@ -6,7 +6,7 @@
 // [-87.3, 88.3]; inputs outside are clamped (results underflow to ~1e-38 or saturate near 2^127)
 // instead of producing infinities, which keeps softmax and GELU free of NaN from inf − inf.
 
-@inline(__always) @usableFromInline
+@_transparent @usableFromInline
 func vexp(_ x: Vec) -> Vec {
     let xc = vmax(vmin(x, Vec(repeating: 88.3762626647949)),
                           Vec(repeating: -87.3365447505531))
