@@ -29,6 +29,13 @@ public enum StopSignal {
         sigemptyset(&action.sa_mask)
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
+        // A parent may have blocked them (the mask is inherited across exec): unblock, or they would
+        // stay pending and the job would never hear them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// True once a signal has asked the job to stop.
