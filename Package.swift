@@ -80,7 +80,7 @@ let package = Package(
             name: "TransformerTests",
             dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
-        .testTarget(name: "StagesTests", dependencies: ["Stages"], swiftSettings: numericFlags),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
         .testTarget(
             name: "JobsTests",
             dependencies: ["Jobs", "Stages", "Checkpoint", "Transformer"],

@@ -10,6 +10,8 @@ import Transformer
 /// Named scalar results of a step or an evaluation, in the order they were recorded.
 public struct Metrics: Equatable, Sendable, Sequence {
     public private(set) var entries: [(name: String, value: Double)] = []
+    /// Things the user should know about this step (e.g. PPO's negative KL), to be printed.
+    public var warnings: [String] = []
 
     public init(_ entries: [(String, Double)] = []) { self.entries = entries.map { ($0.0, $0.1) } }
 

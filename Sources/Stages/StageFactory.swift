@@ -34,7 +34,8 @@ public func makeStage(_ spec: StageSpec, context: StageContext) throws -> Stage 
     switch spec.kind {
     case .sft: return try SFTStage(spec: spec, context: context)
     case .reward: return try RewardStage(spec: spec, context: context)
-    case .ppo, .dpo, .distill:
-        throw StageError.invalidInput("stage \(spec.name): kind \(spec.kind.rawValue) is not available in this build yet")
+    case .ppo: return try PPOStage(spec: spec, context: context)
+    case .dpo: return try DPOStage(spec: spec, context: context)
+    case .distill: return try DistillStage(spec: spec, context: context)
     }
 }

@@ -22,6 +22,7 @@ public final class GPT {
     public let gradients: Arena
     private var activations: Activations?
     private var haveLogits = false
+    private var logitScale: Float = 1
 
     /// A network with zero weights (to be loaded from a checkpoint or copied into).
     public init(config: GPTConfig, scalarHead: Bool = false) throws {
@@ -80,12 +81,17 @@ public final class GPT {
     // MARK: - Heads
 
     /// Per-token log-probabilities of `targets` (a negative target gives 0) and, when asked, the
-    /// entropy of each position's next-token distribution.
-    public func tokenLogProbs(targets: [Int32], entropy wantEntropy: Bool = false) -> (logp: [Float], entropy: [Float]?) {
+    /// entropy of each position's next-token distribution. With a `temperature` τ ≠ 1 they are taken
+    /// under softmax(logits / τ), the distribution a sampler at temperature τ draws from (PPO).
+    public func tokenLogProbs(targets: [Int32], entropy wantEntropy: Bool = false,
+                              temperature: Float = 1) -> (logp: [Float], entropy: [Float]?) {
         let a = requireForward()
         let n = a.batch * a.time, v = config.vocab
         precondition(targets.count == n, "targets: \(targets.count) for \(n) positions")
+        precondition(temperature > 0, "temperature must be positive")
         gemm(.nt, m: n, n: v, k: config.embedding, a: a.lnf, b: parameters["wte"], c: a.logits)
+        logitScale = 1 / temperature
+        if logitScale != 1 { scale(a.logits, count: n * v, by: logitScale) }
         haveLogits = true
         a.targets = targets
         var logp = [Float](repeating: 0, count: n)
@@ -127,16 +133,27 @@ public final class GPT {
 
     // MARK: - Backward
 
-    /// Accumulates into `gradients` the gradient of a loss whose derivatives are `dlogp` (w.r.t. the
-    /// last `tokenLogProbs` result) and `dvalues` (w.r.t. `scalarValues()`), each [B, T] or nil.
-    public func backward(dlogp: [Float]? = nil, dvalues: [Float]? = nil) {
+    /// Accumulates into `gradients` the gradient of a loss whose derivatives are given w.r.t. the
+    /// model's outputs, each [B, T] (or [B·T, V] for logits) or nil:
+    ///   dlogp   w.r.t. the last `tokenLogProbs` result (at its temperature)
+    ///   dlogits w.r.t. the raw logits h·wteᵀ, for losses on the whole distribution (distillation)
+    ///   dvalues w.r.t. `scalarValues()`
+    public func backward(dlogp: [Float]? = nil, dlogits: [Float]? = nil, dvalues: [Float]? = nil) {
         let a = requireForward()
         let n = a.batch * a.time, c = config.embedding, v = config.vocab
         let d = a.scratch
+        precondition(dlogp == nil || dlogits == nil, "pass dlogp or dlogits, not both")
         d.dln.update(repeating: 0, count: n * c)                       // dL/d(lnf)
         if let dlogp {
             precondition(haveLogits && dlogp.count == n, "dlogp needs a matching tokenLogProbs call")
             tokenLogProbsBackward(logits: a.logits, lse: a.lse, targets: a.targets, dlogp: dlogp, rows: n, vocab: v)
+            if logitScale != 1 { scale(a.logits, count: n * v, by: logitScale) }   // chain rule through 1/τ
+        }
+        if let dlogits {
+            precondition(dlogits.count == n * v, "dlogits: \(dlogits.count) for [\(n), \(v)]")
+            a.logits.update(from: dlogits, count: n * v)
+        }
+        if dlogp != nil || dlogits != nil {
             haveLogits = false                                         // logits now hold dlogits
             gemm(.nn, m: n, n: c, k: v, a: a.logits, b: parameters["wte"], c: d.dln, accumulate: true)
             gemm(.tn, m: v, n: c, k: n, a: a.logits, b: a.lnf, c: gradients["wte"], accumulate: true)

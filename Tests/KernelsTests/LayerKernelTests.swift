@@ -1,6 +1,7 @@
 // Every layer kernel against its naive twin (forward) and against central finite differences of the
 // naive twin in Double (backward), on odd sizes; and bit-identity across thread counts.
 
+import Foundation
 import Kernels
 import RealModule
 import Testing
@@ -197,5 +198,43 @@ import Testing
             #expect(abs(Double(one[j]) - expected) < 1e-3)
         }
         #expect(abs(Double(one[cols]) - x.reduce(0.0) { $0 + Double($1) * Double($1) }) < 1e-2)
+    }
+}
+
+@Suite struct DistillationKernelTests {
+    /// KL and CE of one row in Double, from the student's logits.
+    static func reference(_ zs: [Double], _ zt: [Double], target: Int, tau: Double, forward: Bool) -> (kl: Double, ce: Double) {
+        func logSoftmax(_ z: [Double], _ s: Double) -> [Double] {
+            let x = z.map { $0 * s }, mx = x.max()!
+            let lse = mx + Foundation.log(x.reduce(0) { $0 + Foundation.exp($1 - mx) })
+            return x.map { $0 - lse }
+        }
+        let ls = logSoftmax(zs, 1 / tau), lt = logSoftmax(zt, 1 / tau)
+        let kl = forward ? zip(lt, ls).reduce(0) { $0 + Foundation.exp($1.0) * ($1.0 - $1.1) }
+                         : zip(ls, lt).reduce(0) { $0 + Foundation.exp($1.0) * ($1.0 - $1.1) }
+        return (kl, -logSoftmax(zs, 1)[target])
+    }
+
+    @Test(arguments: [true, false])
+    func gradientMatchesFiniteDifferences(forward: Bool) {
+        let (rows, v) = (3, 11)
+        let student = randomArray(rows * v, seed: 71, scale: 3), teacher = randomArray(rows * v, seed: 72, scale: 3)
+        let targets: [Int32] = [4, 0, 10], weights: [Float] = [0.5, 0, 1.5]
+        let (tau, klWeight, ceWeight) = (2.0, Float(0.7), Float(0.3))
+        var grad = [Float](repeating: 0, count: rows * v), kl = [Float](repeating: 0, count: rows), ce = kl
+        distillationLoss(dstudent: &grad, kl: &kl, ce: &ce, student: student, teacher: teacher, targets: targets, weights: weights,
+                         rows: rows, vocab: v, temperature: Float(tau), direction: forward ? .forward : .reverse,
+                         klWeight: klWeight, ceWeight: ceWeight)
+        func loss(_ z: [Double]) -> Double {
+            (0..<rows).reduce(0) { total, r in
+                let part = Self.reference(Array(z[r * v..<(r + 1) * v]), teacher[r * v..<(r + 1) * v].map(Double.init),
+                                          target: Int(targets[r]), tau: tau, forward: forward)
+                return total + Double(weights[r]) * (Double(klWeight) * tau * tau * part.kl + Double(ceWeight) * part.ce)
+            }
+        }
+        #expect(worstRelativeError(grad, finiteDifferences(loss, at: student.doubles)) < 1e-4)
+        let first = Self.reference(student[0..<v].map(Double.init), teacher[0..<v].map(Double.init), target: 4, tau: tau, forward: forward)
+        #expect(abs(Double(kl[0]) - first.kl) < 1e-5 && abs(Double(ce[0]) - first.ce) < 1e-5)
+        #expect(kl[1] == 0 && grad[v..<2 * v].allSatisfy { $0 == 0 })       // weight 0: skipped
     }
 }

@@ -1,0 +1,135 @@
+// Knowledge distillation: a student learns the teacher's full next-token distribution at
+// temperature τ on the completion tokens of SFT-style data, mixed with the plain SFT loss:
+//   loss = α · τ² · mean_t KL_t + (1 − α) · mean_t CE_t        (KL forward or reverse, see Kernels)
+// The teacher may have another shape (layers, width, context) but the same vocabulary; it is frozen.
+
+import Checkpoint
+import Foundation
+import Kernels
+import Transformer
+
+public final class DistillStage: Stage {
+    public let spec: StageSpec
+    let settings: DistillSettings
+    let trainer: NetworkTrainer
+    let teacher: GPT
+    let train: Dataset<SFTRecord>
+    let eval: Dataset<SFTRecord>?
+    var order: DataOrder
+    var lastMetrics = Metrics()
+
+    public var completedSteps: Int { trainer.step }
+    public var model: GPT { trainer.model }
+
+    init(spec: StageSpec, context: StageContext) throws {
+        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
+        guard let teacherSource = context.sources["teacher"] else {
+            throw StageError.invalidInput("stage \(spec.name): distill needs `teacher`")
+        }
+        self.spec = spec
+        settings = spec.distill ?? DistillSettings()
+        let teacherName = spec.teacher ?? "teacher"
+        let studentConfig = spec.model ?? context.model
+        let teacherConfig = try StateGroups.config(of: teacherSource, source: teacherName)
+        guard teacherConfig.vocab == studentConfig.vocab else {
+            throw StageError.invalidInput("stage \(spec.name): the teacher's vocabulary (\(teacherConfig.vocab)) differs from the student's (\(studentConfig.vocab))")
+        }
+        guard teacherConfig.context >= studentConfig.context else {
+            throw StageError.invalidInput("stage \(spec.name): the teacher's context (\(teacherConfig.context)) is shorter than the student's (\(studentConfig.context))")
+        }
+        teacher = try makeNetwork(config: teacherConfig, scalarHead: false, seed: 0, from: teacherSource, sourceName: teacherName)
+        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
+        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        let student = try makeNetwork(config: studentConfig, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
+                                      from: context.sources["init"], sourceName: spec.initFrom ?? "init")
+        trainer = NetworkTrainer(name: "model", model: student, settings: spec.optimizer, totalSteps: spec.steps)
+        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
+    }
+
+    public func step() throws -> Metrics {
+        let step = trainer.step + 1
+        let batches = microBatches(order.next(spec.batch), size: spec.rowsPerPass).map { train.batch($0, context: model.config.context) }
+        let trained = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
+        trainer.beginStep()
+        var totals = DistillTotals()
+        for batch in batches {
+            let (dlogits, part) = distill(batch, normaliser: trained, withGradient: true)
+            totals.add(part)
+            model.backward(dlogits: dlogits)
+        }
+        try requireFinite(totals.loss, "the loss", stage: spec.name, step: step)
+        let (lr, norm) = try trainer.finishStep(stage: spec.name)
+        lastMetrics = totals.metrics(prefix: "")
+        lastMetrics["lr"] = lr
+        lastMetrics["grad_norm"] = norm
+        lastMetrics["epoch"] = order.epochs
+        return lastMetrics
+    }
+
+    /// Student and teacher forward on one batch: ∂loss/∂(student logits) and this batch's share of
+    /// the loss terms, each a sum of per-token values divided by `normaliser`.
+    func distill(_ batch: TokenBatch, normaliser: Float, withGradient: Bool) -> ([Float], DistillTotals) {
+        let n = batch.rows * batch.width, v = model.config.vocab
+        teacher.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
+        _ = teacher.tokenLogProbs(targets: batch.targets)
+        let teacherLogits = Array(teacher.logits)
+        model.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
+        _ = model.tokenLogProbs(targets: batch.targets)
+        let weights = batch.lossMask.map { $0 / normaliser }
+        var dlogits = [Float](repeating: 0, count: n * v), kl = [Float](repeating: 0, count: n), ce = kl
+        let alpha = Float(settings.alpha)
+        distillationLoss(dstudent: &dlogits, kl: &kl, ce: &ce, student: model.logits.baseAddress!, teacher: teacherLogits,
+                         targets: batch.targets, weights: weights, rows: n, vocab: v, temperature: Float(settings.temperature),
+                         direction: settings.loss == .forwardKL ? .forward : .reverse, klWeight: alpha, ceWeight: 1 - alpha)
+        var part = DistillTotals()
+        part.kl = zip(kl, weights).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        part.ce = zip(ce, weights).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        part.loss = settings.alpha * settings.temperature * settings.temperature * part.kl + (1 - settings.alpha) * part.ce
+        return (withGradient ? dlogits : [], part)
+    }
+
+    /// Held-out KL to the teacher (at τ), cross-entropy and perplexity of the student.
+    public func evaluate() throws -> Metrics {
+        guard let eval else { return Metrics() }
+        var totals = DistillTotals()
+        let batches = stride(from: 0, to: eval.count, by: spec.rowsPerPass).map {
+            eval.batch(Array($0..<min(eval.count, $0 + spec.rowsPerPass)), context: model.config.context)
+        }
+        let tokens = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
+        for batch in batches { totals.add(distill(batch, normaliser: tokens, withGradient: false).1) }
+        var metrics = totals.metrics(prefix: "eval_")
+        metrics["eval_perplexity"] = exp(totals.ce)
+        return metrics
+    }
+
+    public func checkpoint() -> CheckpointFile {
+        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
+        trainer.save(into: &file.root)
+        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
+        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
+        return file
+    }
+
+    public func restore(from file: CheckpointFile) throws {
+        try checkOwnership(file, spec: spec)
+        try trainer.restore(from: file.root, source: "stage \(spec.name)")
+        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count,
+                                          source: "stage \(spec.name)")
+        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
+    }
+}
+
+/// Token-weighted sums of the distillation terms.
+struct DistillTotals {
+    var loss = 0.0, kl = 0.0, ce = 0.0
+
+    mutating func add(_ other: DistillTotals) {
+        loss += other.loss
+        kl += other.kl
+        ce += other.ce
+    }
+
+    func metrics(prefix: String) -> Metrics {
+        Metrics([(prefix + "loss", loss), (prefix + "kl", kl), (prefix + "ce", ce)])
+    }
+}

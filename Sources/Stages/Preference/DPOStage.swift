@@ -1,0 +1,156 @@
+// DPO: the policy learns from preference pairs directly, against a frozen reference (the starting
+// policy), with no reward model. Reference log-probs are computed once per dataset, when the stage
+// is built, and kept with its state (checkpointed, so a resume does not recompute them).
+
+import Checkpoint
+import Foundation
+import Transformer
+
+public final class DPOStage: Stage {
+    public let spec: StageSpec
+    let settings: DPOSettings
+    let trainer: NetworkTrainer
+    let train: Dataset<PreferenceRecord>
+    let eval: Dataset<PreferenceRecord>?
+    var order: DataOrder
+    /// Reference sequence log-probs of every pair: [N] chosen, [N] rejected.
+    var referenceTrain: (chosen: [Double], rejected: [Double])
+    var referenceEval: (chosen: [Double], rejected: [Double])?
+    var lastMetrics = Metrics()
+
+    public var completedSteps: Int { trainer.step }
+    public var model: GPT { trainer.model }
+    var average: Bool { settings.loss == .ipo }
+
+    init(spec: StageSpec, context: StageContext) throws {
+        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
+        guard let source = context.sources["policy"] ?? context.sources["init"] else {
+            throw StageError.invalidInput("stage \(spec.name): dpo needs `policy` (the model to tune; also the frozen reference)")
+        }
+        self.spec = spec
+        settings = spec.dpo ?? DPOSettings()
+        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
+        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        let sourceName = spec.policy ?? spec.initFrom ?? "policy"
+        let model = try makeNetwork(config: context.model, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
+                                    from: source, sourceName: sourceName)
+        trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
+        // The reference is the starting policy: score every pair with it now, before any update.
+        let average = settings.loss == .ipo
+        referenceTrain = Self.score(model, train, batch: spec.rowsPerPass, average: average)
+        referenceEval = eval.map { Self.score(model, $0, batch: spec.rowsPerPass, average: average) }
+    }
+
+    /// Sequence log-probs of every pair of `data`, in order.
+    static func score(_ model: GPT, _ data: Dataset<PreferenceRecord>, batch: Int, average: Bool) -> (chosen: [Double], rejected: [Double]) {
+        var chosen: [Double] = [], rejected: [Double] = []
+        for start in stride(from: 0, to: data.count, by: batch) {
+            let pairs = data.batch(Array(start..<min(data.count, start + batch)), context: model.config.context)
+            let logps = sequenceLogProbs(model: model, batch: pairs.sequences, average: average)
+            chosen += logps[..<pairs.pairs]
+            rejected += logps[pairs.pairs...]
+        }
+        return (chosen, rejected)
+    }
+
+    public func step() throws -> Metrics {
+        let step = trainer.step + 1
+        let indices = order.next(spec.batch)
+        trainer.beginStep()
+        var stats = PreferenceStatistics()
+        for chunk in microBatches(indices, size: spec.rowsPerPass) {
+            objective(pairs: chunk, pairsInStep: indices.count, statistics: &stats, backward: true)
+        }
+        try requireFinite(stats.loss, "the loss", stage: spec.name, step: step)
+        let (lr, norm) = try trainer.finishStep(stage: spec.name)
+        lastMetrics = stats.metrics(prefix: "")
+        lastMetrics["lr"] = lr
+        lastMetrics["grad_norm"] = norm
+        lastMetrics["epoch"] = order.epochs
+        return lastMetrics
+    }
+
+    /// The DPO loss of training pairs `pairs` (a share 1/pairsInStep each) into `statistics`; with
+    /// `backward`, its gradient is accumulated into the policy's gradients.
+    func objective(pairs: [Int], pairsInStep: Int, statistics: inout PreferenceStatistics, backward: Bool) {
+        let batch = train.batch(pairs, context: model.config.context)
+        let logps = sequenceLogProbs(model: model, batch: batch.sequences, average: average)
+        let dh = statistics.add(policyChosen: Array(logps[..<batch.pairs]), policyRejected: Array(logps[batch.pairs...]),
+                                referenceChosen: pairs.map { referenceTrain.chosen[$0] },
+                                referenceRejected: pairs.map { referenceTrain.rejected[$0] },
+                                settings: settings, pairsInStep: pairsInStep)
+        if backward { model.backward(dlogp: spreadOverCompletions(dh + dh.map { -$0 }, batch: batch.sequences, average: average)) }
+    }
+
+    /// Held-out loss, reward accuracy, chosen/rejected rewards and margin.
+    public func evaluate() throws -> Metrics {
+        guard let eval, let reference = referenceEval else { return Metrics() }
+        var stats = PreferenceStatistics()
+        let policy = Self.score(model, eval, batch: spec.rowsPerPass, average: average)
+        _ = stats.add(policyChosen: policy.chosen, policyRejected: policy.rejected, referenceChosen: reference.chosen,
+                      referenceRejected: reference.rejected, settings: settings, pairsInStep: eval.count)
+        return stats.metrics(prefix: "eval_")
+    }
+
+    public func checkpoint() -> CheckpointFile {
+        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
+        trainer.save(into: &file.root)
+        var reference = CheckpointGroup()
+        reference.attributes["train_chosen"] = .doubles(referenceTrain.chosen)
+        reference.attributes["train_rejected"] = .doubles(referenceTrain.rejected)
+        if let r = referenceEval {
+            reference.attributes["eval_chosen"] = .doubles(r.chosen)
+            reference.attributes["eval_rejected"] = .doubles(r.rejected)
+        }
+        file.root[group: "dpo"].groups["reference_logps"] = reference
+        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
+        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
+        return file
+    }
+
+    public func restore(from file: CheckpointFile) throws {
+        try checkOwnership(file, spec: spec)
+        let source = "stage \(spec.name)"
+        try trainer.restore(from: file.root, source: source)
+        let reference = file.root.groups["dpo"]?.groups["reference_logps"]?.attributes ?? [:]
+        guard case let .doubles(chosen)? = reference["train_chosen"], case let .doubles(rejected)? = reference["train_rejected"],
+              chosen.count == train.count, rejected.count == train.count else {
+            throw StageError.badCheckpoint("\(source): /dpo/reference_logps does not match the training data (\(train.count) pairs)")
+        }
+        referenceTrain = (chosen, rejected)
+        if case let .doubles(c)? = reference["eval_chosen"], case let .doubles(r)? = reference["eval_rejected"] { referenceEval = (c, r) }
+        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count, source: source)
+        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
+    }
+}
+
+/// Running DPO statistics over the pairs of a step or an evaluation.
+struct PreferenceStatistics {
+    var loss = 0.0, pairs = 0, correct = 0, chosenReward = 0.0, rejectedReward = 0.0
+
+    /// Adds pairs; returns ∂loss/∂π_c per pair (∂loss/∂π_r is its negative) for a loss that is a
+    /// mean over `pairsInStep` pairs.
+    mutating func add(policyChosen: [Double], policyRejected: [Double], referenceChosen: [Double], referenceRejected: [Double],
+                      settings: DPOSettings, pairsInStep: Int) -> [Double] {
+        var dh: [Double] = []
+        for i in policyChosen.indices {
+            let chosen = policyChosen[i] - referenceChosen[i], rejected = policyRejected[i] - referenceRejected[i]
+            let (l, d) = DPOLoss.pair(h: chosen - rejected, settings: settings)
+            loss += l / Double(pairsInStep)
+            dh.append(d / Double(pairsInStep))
+            pairs += 1
+            if chosen > rejected { correct += 1 }
+            chosenReward += settings.beta * chosen
+            rejectedReward += settings.beta * rejected
+        }
+        return dh
+    }
+
+    func metrics(prefix: String) -> Metrics {
+        let n = Double(max(1, pairs))
+        return Metrics([(prefix + "loss", loss), (prefix + "reward_accuracy", Double(correct) / n),
+                        (prefix + "chosen_reward", chosenReward / n), (prefix + "rejected_reward", rejectedReward / n),
+                        (prefix + "margin", (chosenReward - rejectedReward) / n)])
+    }
+}
