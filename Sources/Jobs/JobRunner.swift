@@ -4,7 +4,7 @@
 //   remove stale *.h5.tmp → latest good checkpoint (final.h5 first, then step files newest first,
 //   corrupt ones skipped with a warning) → final.h5 complete? skip : build the stage from its
 //   sources, restore, cut metrics.jsonl back to the restored step → step, log, [eval], [checkpoint
-//   every N], handler may say stop → final eval, final.h5.
+//   every N], handler may say stop → final eval, final.h5. A fresh stage is also evaluated at step 0.
 //
 // Exactness: a checkpoint holds the complete stage state after `step` optimizer steps and nothing
 // runs between a restore and the next step that the uninterrupted run did not run too, so the
@@ -125,11 +125,15 @@ public final class JobRunner {
                 elapsedBefore = seconds
             }
         }
-        let removed = try log.truncate(throughStep: stage.completedSteps)
+        // A fresh start keeps no line (not even a step-0 evaluation of a run killed before its first
+        // checkpoint); a resume keeps the lines up to the restored step.
+        let removed = try log.truncate(throughStep: latest == nil ? -1 : stage.completedSteps)
         if removed > 0 { emit(.warning("metrics.jsonl of stage \(spec.name): removed \(removed) line(s) beyond step \(stage.completedSteps)")) }
         emit(.stageStarted(name: spec.name, kind: spec.kind, totalSteps: spec.steps,
                            resumedFrom: latest.map { _ in stage.completedSteps }, checkpoint: latest?.url.path))
 
+        // A fresh stage is evaluated before its first step too: the baseline the summary compares with.
+        if latest == nil { try evaluate(stage, spec: spec, log: log, elapsed: 0) }
         let started = Date()
         var stepsThisRun = 0
         func elapsed() -> Double { elapsedBefore + Date().timeIntervalSince(started) }
@@ -196,5 +200,6 @@ public func stageReport(_ spec: StageSpec, folder: JobFolder) -> StageReport {
     return StageReport(name: spec.name, kind: spec.kind, steps: lastTrain?.step ?? 0, totalSteps: spec.steps,
                        seconds: entries.last?.elapsedSeconds ?? 0, train: lastTrain?.metrics ?? [:],
                        eval: entries.last { $0.split == "eval" }?.metrics ?? [:],
+                       evalBefore: entries.first { $0.split == "eval" && $0.step == 0 }?.metrics ?? [:],
                        checkpoint: final ?? (try? checkpoints.stepFiles().first?.url.path) ?? nil)
 }

@@ -39,6 +39,8 @@ public struct StageReport: Sendable {
     public var seconds: Double
     public var train: [String: Double]
     public var eval: [String: Double]
+    /// The evaluation before the first step (step 0), the baseline.
+    public var evalBefore: [String: Double]
     /// final.h5 when the stage is done, else the newest step checkpoint.
     public var checkpoint: String?
 }
@@ -87,7 +89,14 @@ public struct ProgressText {
         for stage in report.stages {
             lines.append("  \(stage.name) (\(stage.kind.rawValue)): \(stage.steps)/\(stage.totalSteps) steps, " + duration(stage.seconds))
             if !stage.train.isEmpty { lines.append("    train  " + format(stage.train)) }
-            if !stage.eval.isEmpty { lines.append("    eval   " + format(stage.eval)) }
+            if !stage.eval.isEmpty {
+                // Metrics evaluated before the first step too are shown as "before → after".
+                let parts = stage.eval.keys.sorted().map { key -> String in
+                    let before = stage.evalBefore[key].map { number($0) + " → " } ?? ""
+                    return "\(key) \(before)\(number(stage.eval[key]!))"
+                }
+                lines.append("    eval   " + parts.joined(separator: "  "))
+            }
             if let checkpoint = stage.checkpoint { lines.append("    final  " + checkpoint) }
         }
         return lines

@@ -26,7 +26,7 @@ import Testing
             #expect(record.state == .done && record.attempts == 1, "\(record.id): \(record.state) after \(record.attempts) attempts")
             let log = try String(contentsOfFile: scratch.path("out/\(record.job.name)/job.log"), encoding: .utf8)
             #expect(log.components(separatedBy: "job \(record.job.name): 2 stages").count == 2, "\(record.id) started more than once")
-            #expect(metricLines(scratch.path("out/\(record.job.name)/sft/metrics.jsonl")).count == 6 + 1)  // 6 steps + eval
+            #expect(metricLines(scratch.path("out/\(record.job.name)/sft/metrics.jsonl")).count == 6 + 2)  // 6 steps, eval at steps 0 and 6
         }
         let status = try rlhf(["status", "--queue", "q"], in: scratch.path)
         let jobLines = status.stdout.split(separator: "\n").filter { $0.hasPrefix("00000") }

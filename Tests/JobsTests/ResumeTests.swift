@@ -24,7 +24,9 @@ import Testing
         for stage in ["sft", "rm"] {
             try expectIdenticalTensors(reference.path("out/\(stage)/final.h5"), scratch.path("out/\(stage)/final.h5"))
             let (expected, got) = (metricLines(reference.path("out/\(stage)/metrics.jsonl")), metricLines(scratch.path("out/\(stage)/metrics.jsonl")))
-            #expect(got == expected, "metrics.jsonl of \(stage): \(got.count) lines, expected \(expected.count)")
+            let same = got == expected
+            let firstDifference = Array(zip(got, expected)).firstIndex { $0.0 != $0.1 } ?? min(got.count, expected.count)
+            #expect(same, "metrics.jsonl of \(stage): \(got.count) lines, expected \(expected.count); first difference at line \(firstDifference)")
         }
     }
 
