@@ -46,10 +46,12 @@ let package = Package(
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "Stages", targets: ["Stages"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "Jobs", targets: ["Jobs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
@@ -72,11 +74,17 @@ let package = Package(
         // validated on load, pruned by retention. Knows nothing of models.
         .target(name: "Checkpoint", dependencies: ["CHDF5"]),
 
+        // Jobs: YAML manifests (validated before any work), stage chaining, exact resume, signals, and
+        // the queue on disk with its per-job locks and workers.
+        .target(
+            name: "Jobs",
+            dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels", .product(name: "Yams", package: "Yams")]),
+
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages", "Checkpoint",
+                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
@@ -92,5 +100,9 @@ let package = Package(
             swiftSettings: numericFlags),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
+        .testTarget(
+            name: "JobsTests",
+            dependencies: ["Jobs", "Stages", "Checkpoint", "Transformer"],
+            exclude: ["Manifests"]),
     ]
 )

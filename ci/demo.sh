@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# README's first command: set up a fresh machine, build in release mode, run the main job.
-# Until the pipeline lands, the main job is the kernel benchmark.
+# README's first command: set up a fresh machine, build in release mode, run the main job
+# (Jobs/demo.yaml: SFT → reward model → PPO on the built-in demo task; datasets generated on first use).
+# Rerunning resumes or skips what is done; Ctrl-C stops with a checkpoint (exit 3), run again to resume.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source ci/setup.sh
 swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
-.build/release/rlhf bench gemm
+.build/release/rlhf run Jobs/demo.yaml "$@"

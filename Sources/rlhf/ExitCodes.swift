@@ -5,6 +5,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Jobs
 import Stages
 import Transformer
 
@@ -19,6 +20,8 @@ enum ExitStatus {
         switch error {
         case let error as CheckpointError:
             return (error.isInvalidFile ? invalidInput : failed, "error: \(error)")
+        case let error as ManifestError:
+            return (invalidInput, "error: \(error)")
         case let error as DataError:
             return (invalidInput, "error: \(error)")
         case let error as GPTConfigError:
@@ -26,6 +29,12 @@ enum ExitStatus {
         case let error as StageError:
             if case .nonFinite = error { return (failed, "error: \(error)") }
             return (invalidInput, "error: \(error)")
+        case let error as JobError:
+            switch error {
+            case .interrupted: return (interrupted, "\(error)")
+            case .manifestChanged, .invalid: return (invalidInput, "error: \(error)")
+            case .busy, .system: return (failed, "error: \(error)")
+            }
         default:
             // Argument parser outcomes: help and version (0), usage and validation errors (its
             // EX_USAGE 64, ours 2), an explicit `ExitCode`, or any other error (1).

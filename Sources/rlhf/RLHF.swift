@@ -15,7 +15,9 @@ struct RLHF: ParsableCommand {
               2  bad usage or invalid input (manifest, data, a bad checkpoint file)
               3  interrupted by a signal after a clean checkpoint (run again to resume)
             """,
-        subcommands: [DataCommand.self, Eval.self, Generate.self, Inspect.self, Bench.self, CheckpointSample.self, CheckpointStress.self]
+        subcommands: [RunCommand.self, SubmitCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
+                      LogsCommand.self, Eval.self, Generate.self, DataCommand.self, Inspect.self, Bench.self,
+                      CheckpointSample.self, CheckpointStress.self]
     )
 }
 

@@ -1,0 +1,64 @@
+// `rlhf status`: what a job's folder says about it, per stage — state, step/total, last metrics,
+// newest checkpoint — read from files only (state.json, metrics.jsonl, the checkpoint folders) plus
+// one lock probe: a job whose state.json says running but whose lock is free was killed (crash,
+// SIGKILL, power loss) and is reported as interrupted.
+
+import Foundation
+import Stages
+
+public struct StageStatus: Codable, Sendable {
+    /// done, running, interrupted, failed or pending.
+    public var state: String
+    public var name: String
+    public var kind: String
+    /// The last logged step (may be ahead of the newest checkpoint by less than checkpoint_every).
+    public var step: Int
+    public var totalSteps: Int
+    public var metrics: [String: Double]
+    public var eval: [String: Double]
+    public var checkpoint: String?
+
+    enum CodingKeys: String, CodingKey { case state, name, kind, step, totalSteps = "total_steps", metrics, eval, checkpoint }
+}
+
+public struct JobStatus: Codable, Sendable {
+    /// The queue id, for queued jobs.
+    public var id: String?
+    public var name: String
+    /// pending, running, interrupted, failed, done or cancelled.
+    public var state: String
+    public var message: String?
+    public var output: String
+    public var stages: [StageStatus]
+
+    /// The status of `job` from its output folder. `queueState` (a queue file's state) wins for
+    /// pending and cancelled jobs, which the folder cannot know about.
+    public init(job: JobManifest, id: String? = nil, queueState: String? = nil, queueMessage: String? = nil) {
+        let folder = JobFolder(job.output)
+        let saved = folder.state()
+        var state = saved?.phase.rawValue ?? "pending"
+        var message = saved?.message
+        if saved?.phase == .running && !FileLock.isHeld(folder.lockFile.path) {
+            state = "interrupted"
+            message = "the process running it ended without a clean stop (killed?); run it again to resume"
+        }
+        if let queueState, queueState == "pending" || queueState == "cancelled" || saved == nil {
+            state = queueState
+            message = queueMessage ?? message
+        }
+        self.id = id
+        self.name = job.name
+        self.state = state
+        self.message = message
+        self.output = folder.url.path
+        stages = job.stages.map { spec in
+            let report = stageReport(spec, folder: folder)
+            var stageState = "pending"
+            if report.checkpoint == folder.checkpoints(spec.name).finalFile.path { stageState = "done" }
+            else if saved?.stage == spec.name, ["running", "interrupted", "failed"].contains(state) { stageState = state }
+            else if report.steps > 0 { stageState = state == "running" ? "running" : "interrupted" }
+            return StageStatus(state: stageState, name: spec.name, kind: spec.kind.rawValue, step: report.steps,
+                               totalSteps: spec.steps, metrics: report.train, eval: report.eval, checkpoint: report.checkpoint)
+        }
+    }
+}

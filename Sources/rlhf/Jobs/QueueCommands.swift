@@ -1,0 +1,120 @@
+// The queue commands: `rlhf submit`, `rlhf worker`, `rlhf cancel`, `rlhf logs`. Each maps its
+// options onto `JobQueue` / `Worker` (the Jobs library) and prints; docs/jobs.md has the behaviour.
+
+import ArgumentParser
+import Foundation
+import Jobs
+
+/// `--queue DIR`, shared by every queue command.
+struct QueueOptions: ParsableArguments {
+    @Option(name: .customLong("queue"), help: "The queue folder.")
+    var folder: String = JobQueue.defaultFolder
+}
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Validate job manifests and add them to the queue; prints one id per job.",
+        discussion: "Nothing is queued when any manifest is invalid (exit 2). A worker runs the manifest as validated now.")
+
+    @Argument(help: "Job manifests (YAML).") var manifests: [String]
+    @OptionGroup var queue: QueueOptions
+
+    func validate() throws {
+        if manifests.isEmpty { throw ValidationError("Give at least one manifest.") }
+    }
+
+    func run() throws {
+        var jobs: [(JobManifest, String)] = []
+        var problems: [ManifestError] = []
+        for manifest in manifests {
+            do { jobs.append((try ManifestLoader.load(manifest), URL(fileURLWithPath: manifest).standardizedFileURL.path)) }
+            catch { problems.append(error) }
+        }
+        if let first = problems.first {
+            for other in problems.dropFirst() { FileHandle.standardError.write(Data("error: \(other)\n".utf8)) }
+            throw first
+        }
+        let queue = JobQueue(folder: queue.folder)
+        for (job, manifest) in jobs { print(try queue.submit(job, manifest: manifest).id) }
+    }
+}
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run queued jobs, interrupted ones first; several workers can share one queue.",
+        discussion: """
+            Without --once the worker waits for new jobs when the queue is empty. SIGINT/SIGTERM: the running \
+            job finishes its step, commits a checkpoint, goes back to pending, and the worker exits 3.
+            """)
+
+    @OptionGroup var queue: QueueOptions
+    @Flag(help: "Exit when no job is left to run instead of waiting for new ones.") var once = false
+    @Option(help: "Threads for the kernels, overriding each manifest's (0 = every core).") var threads: Int?
+
+    func run() throws {
+        StopSignal.install()
+        let worker = Worker(queue: JobQueue(folder: queue.folder),
+                            options: WorkerOptions(once: once, run: RunOptions(threads: threads)),
+                            exitCode: { ExitStatus.of($0).code })
+        var idle = false
+        let stopped = try worker.run(events: { event in
+            switch event {
+            case .took(let job): write("worker \(getpid()): running \(job.id)\n"); idle = false
+            case .finished(let job): write("worker \(getpid()): \(job.id) \(job.state.rawValue)" + (job.message.map { ": \($0)" } ?? "") + "\n")
+            case .idle: if !idle { write("worker \(getpid()): waiting for jobs in \(queue.folder)\n") }; idle = true
+            }
+        }, progress: { _, cancelRequested in ProgressPrinter(shouldStop: cancelRequested).handle },
+           stopRequested: { StopSignal.requested })
+        if stopped { throw ExitCode(ExitStatus.interrupted) }
+    }
+}
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a queued job; a running one stops after its current step, with a checkpoint.")
+
+    @Argument(help: "The job's id (or id number, or name).") var job: String
+    @OptionGroup var queue: QueueOptions
+
+    func run() throws {
+        let queue = JobQueue(folder: queue.folder)
+        let id = try queue.find(job).id
+        switch try queue.cancel(id) {
+        case .cancelled: print("\(id) cancelled")
+        case .requested: print("\(id) is running: it will stop after its current step (with a checkpoint)")
+        }
+    }
+}
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print a job's log (job.log in its output folder).")
+
+    @Argument(help: "A queue id or job name, a manifest file, or an output folder.") var job: String
+    @OptionGroup var queue: QueueOptions
+    @Flag(help: "Keep printing new lines until the job is no longer pending or running.") var follow = false
+
+    func run() throws {
+        let locator = JobLocator(queue: queue.folder)
+        let found = try locator.find(job)
+        let log = JobFolder(found.job.output).logFile
+        var offset: UInt64 = 0, following = follow
+        while true {
+            if let handle = FileHandle(forReadingAtPath: log.path) {
+                handle.seek(toFileOffset: offset)
+                let data = handle.readDataToEndOfFile()
+                offset += UInt64(data.count)
+                try? handle.close()
+                FileHandle.standardOutput.write(data)
+            }
+            guard following else { return }
+            let state = try locator.status(of: job).state
+            if state != "running" && state != "pending" { following = false; continue }  // print what came last
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}

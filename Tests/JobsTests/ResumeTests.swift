@@ -1,0 +1,101 @@
+// Exact resume against the built binary (DESIGN §4): a two-stage job killed with SIGKILL at random
+// moments — some of them inside a checkpoint write — and resumed each time, alternating the thread
+// count between runs, ends with final weights bit-identical to an uninterrupted run's, and with the
+// same metrics.jsonl lines (no step lost or repeated). SIGTERM stops cleanly with exit 3.
+
+import Checkpoint
+import Foundation
+import Testing
+
+@Suite(.serialized) struct ResumeTests {
+    /// Long enough (~1–2 s) for kills to land anywhere; checkpoints every 3 steps so many land in writes.
+    static let manifest = tinyJob(sftSteps: 150, rmSteps: 100, checkpointEvery: 3)
+
+    /// The uninterrupted run, once per test process.
+    static let reference: Result<Scratch, Error> = Result {
+        let scratch = Scratch("reference")
+        scratch.write("job.yaml", manifest)
+        let run = try rlhf(["run", "job.yaml", "--threads", "2"], in: scratch.path)
+        guard run.status == 0 else { throw JobTestFailure("reference run failed (\(run.status)): \(run.stderr)") }
+        return scratch
+    }
+
+    func expectSameResult(as reference: Scratch, in scratch: Scratch) throws {
+        for stage in ["sft", "rm"] {
+            try expectIdenticalTensors(reference.path("out/\(stage)/final.h5"), scratch.path("out/\(stage)/final.h5"))
+            let (expected, got) = (metricLines(reference.path("out/\(stage)/metrics.jsonl")), metricLines(scratch.path("out/\(stage)/metrics.jsonl")))
+            let same = got == expected
+            let firstDifference = Array(zip(got, expected)).firstIndex { $0.0 != $0.1 } ?? min(got.count, expected.count)
+            #expect(same, "metrics.jsonl of \(stage): \(got.count) lines, expected \(expected.count); first difference at line \(firstDifference)")
+        }
+    }
+
+    static func temporaryFiles(in scratch: Scratch) -> [String] {
+        ["sft", "rm"].flatMap { stage in
+            ((try? FileManager.default.contentsOfDirectory(atPath: scratch.path("out/\(stage)"))) ?? []).filter { $0.hasSuffix(".h5.tmp") }
+        }
+    }
+
+    @Test func sigkillAtRandomMomentsThenResumeGivesIdenticalWeights() throws {
+        let reference = try Self.reference.get()
+        let scratch = Scratch()
+        scratch.write("job.yaml", Self.manifest)
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0, killsInWrite = 0, finished = false
+        for round in 0..<40 where !finished {
+            // Alternate 1 and 2 threads: every resume continues another thread count's checkpoint.
+            let child = try RLHFProcess(["run", "job.yaml", "--threads", round % 2 == 0 ? "1" : "2"], in: scratch.path)
+            if round % 3 == 2 {
+                // Aim at a checkpoint write: kill as soon as a temporary checkpoint file shows up.
+                let deadline = Date().addingTimeInterval(3)
+                while Self.temporaryFiles(in: scratch).isEmpty && child.process.isRunning && Date() < deadline { usleep(200) }
+            } else {
+                usleep(UInt32.random(in: 100_000...700_000, using: &rng))
+            }
+            child.signal(SIGKILL)
+            let status = child.wait()
+            if status == 0 { finished = true; continue }
+            #expect(status == 128 + SIGKILL, "round \(round): \(child.stderr)")
+            kills += 1
+            if !Self.temporaryFiles(in: scratch).isEmpty { killsInWrite += 1 }
+            if kills >= 6 && killsInWrite >= 1 { break }
+        }
+        #expect(kills >= 3, "the job finished before it could be killed often enough")
+        #expect(killsInWrite >= 1, "no kill landed inside a checkpoint write in \(kills) kills")
+        if !finished {
+            let last = try rlhf(["run", "job.yaml", "--threads", "2"], in: scratch.path)
+            #expect(last.status == 0, "\(last.stderr)")
+        }
+        try expectSameResult(as: reference, in: scratch)
+        let status = try rlhf(["status", "out", "--json"], in: scratch.path)
+        #expect(status.stdout.contains(#""state":"done""#))
+    }
+
+    @Test func sigtermStopsWithACheckpointAndExit3ThenResumes() throws {
+        let reference = try Self.reference.get()
+        let scratch = Scratch()
+        scratch.write("job.yaml", Self.manifest)
+        let child = try RLHFProcess(["run", "job.yaml", "--threads", "1"], in: scratch.path)
+        // Wait for the first committed checkpoint, then ask it to stop.
+        let deadline = Date().addingTimeInterval(30)
+        while !child.stdout.contains("checkpoint step") && Date() < deadline { usleep(10_000) }
+        child.signal(SIGTERM)
+        let status = child.wait()
+        #expect(status == 3, "\(child.stderr)")
+        #expect(child.stderr.contains("interrupted: stage"), "\(child.stderr)")
+        let stopped = try rlhf(["status", "out"], in: scratch.path)
+        #expect(stopped.stdout.contains("tiny  interrupted"), "\(stopped.stdout)")
+        let names = try FileManager.default.subpathsOfDirectory(atPath: scratch.path("out"))
+        #expect(!names.contains { $0.hasSuffix(".tmp") })
+
+        let resumed = try rlhf(["run", "job.yaml", "--threads", "2"], in: scratch.path)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming at step"), "\(resumed.stdout)")
+        try expectSameResult(as: reference, in: scratch)
+    }
+}
+
+struct JobTestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
