@@ -58,13 +58,16 @@ func trainedWeights(_ spec: StageSpec, context: StageContext, split: Int? = nil,
 @Suite(.serialized) struct TrainingStageTests {
     @Test func sftLearnsAndResumesExactly() throws {
         let context = StageContext(jobSeed: 1, model: smallModel)
-        let stage = try makeStage(sftSpec(steps: 40), context: context)
+        let stage = try makeStage(sftSpec(steps: 100), context: context)
         let before = try stage.evaluate()["eval_loss"]!
         var losses: [Double] = []
-        for _ in 0..<40 { losses.append(try stage.step()["loss"]!) }
-        let after = try stage.evaluate()["eval_loss"]!
+        for _ in 0..<100 { losses.append(try stage.step()["loss"]!) }
+        let evaluation = try stage.evaluate()
+        let after = evaluation["eval_loss"]!, unigram = evaluation["eval_unigram_loss"]!
         #expect(before > 4.5)                    // ≈ ln 259 before training
         #expect(after < before - 1.5, "eval loss \(before) → \(after)")
+        #expect(unigram > 2 && unigram < 4)      // bytes of English words: ≈ 3 nats
+        #expect(after < unigram, "eval loss \(after) vs unigram \(unigram)")
 
         let straight = try trainedWeights(sftSpec(steps: 6), context: context)
         #expect(try trainedWeights(sftSpec(steps: 6), context: context, split: 3) == straight)

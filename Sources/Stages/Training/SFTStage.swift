@@ -51,11 +51,13 @@ public final class SFTStage: Stage {
         return lastMetrics
     }
 
-    /// Mean loss per completion token on the eval split, and its perplexity.
+    /// Mean loss per completion token on the eval split, its perplexity, and for scale the loss of a
+    /// unigram model of the training completions (what a model that ignores context achieves).
     public func evaluate() throws -> Metrics {
         guard let eval else { return Metrics() }
         let (loss, tokens) = sftLoss(model: model, data: eval, batchSize: spec.rowsPerPass)
-        return Metrics([("eval_loss", loss), ("eval_perplexity", exp(loss)), ("eval_tokens", Double(tokens))])
+        return Metrics([("eval_loss", loss), ("eval_perplexity", exp(loss)), ("eval_tokens", Double(tokens)),
+                        ("eval_unigram_loss", unigramLoss(train: train, eval: eval, context: model.config.context))])
     }
 
     public func checkpoint() -> CheckpointFile {
@@ -87,4 +89,20 @@ public func sftLoss(model: GPT, data: Dataset<SFTRecord>, batchSize: Int) -> (lo
         tokens += batch.trainedTokenCount
     }
     return (tokens > 0 ? total / Double(tokens) : 0, tokens)
+}
+
+/// Cross-entropy on `eval`'s completion tokens of the unigram distribution of `train`'s completion
+/// tokens (add-one smoothed over the byte vocabulary): the baseline a language model must beat.
+public func unigramLoss(train: Dataset<SFTRecord>, eval: Dataset<SFTRecord>, context: Int) -> Double {
+    func completionTargets(_ data: Dataset<SFTRecord>) -> [Int32] {
+        data.records.flatMap { record -> [Int32] in
+            let sequence = TokenSequence(record, context: context)
+            return Array(sequence.tokens[sequence.completionStart...])
+        }
+    }
+    var counts = [Double](repeating: 1, count: ByteTokenizer.vocabularySize)
+    for token in completionTargets(train) { counts[Int(token)] += 1 }
+    let total = counts.reduce(0, +)
+    let targets = completionTargets(eval)
+    return targets.reduce(0) { $0 - log(counts[Int($1)] / total) } / Double(max(1, targets.count))
 }
