@@ -103,7 +103,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
     func distillGradientsMatchFiniteDifferences(loss: DistillSettings.Loss) throws {
         let context = StageContext(jobSeed: 10, model: smallModel, sources: ["teacher": try trainedSFT(steps: 3, seed: 10)])
         let stage = try makeStage(distillSpec(steps: 1, loss: loss), context: context) as! DistillStage
-        let batch = stage.train.batch([5, 9, 2], context: stage.model.config.context)
+        let batch = stage.data.train.batch([5, 9, 2], context: stage.model.config.context)
         checkGradients(of: stage.model, tensors: ["h.0.attn.c_proj.weight", "ln_f.bias", "wte"]) { backward in
             let (dlogits, part) = stage.distill(batch, normaliser: Float(batch.trainedTokenCount), withGradient: backward)
             if backward { stage.model.backward(dlogits: dlogits) }

@@ -8,21 +8,18 @@ import Foundation
 import Kernels
 import Transformer
 
-public final class DistillStage: Stage {
+public final class DistillStage: SingleNetworkStage {
     public let spec: StageSpec
     let settings: DistillSettings
     let trainer: NetworkTrainer
     let teacher: GPT
-    let train: Dataset<SFTRecord>
-    let eval: Dataset<SFTRecord>?
-    var order: DataOrder
+    var data: StageData<SFTRecord>
     var lastMetrics = Metrics()
 
-    public var completedSteps: Int { trainer.step }
+    /// The network being trained.
     public var model: GPT { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
         guard let teacherSource = context.sources["teacher"] else {
             throw StageError.invalidInput("stage \(spec.name): distill needs `teacher`")
         }
@@ -38,17 +35,17 @@ public final class DistillStage: Stage {
             throw StageError.invalidInput("stage \(spec.name): the teacher's context (\(teacherConfig.context)) is shorter than the student's (\(studentConfig.context))")
         }
         teacher = try makeNetwork(config: teacherConfig, scalarHead: false, seed: 0, from: teacherSource, sourceName: teacherName)
-        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
-        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        data = try StageData(spec: spec, context: context)
         let student = try makeNetwork(config: studentConfig, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
                                       from: context.sources["init"], sourceName: spec.initFrom ?? "init")
         trainer = NetworkTrainer(name: "model", model: student, settings: spec.optimizer, totalSteps: spec.steps)
-        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
     }
 
     public func step() throws -> Metrics {
         let step = trainer.step + 1
-        let batches = microBatches(order.next(spec.batch), size: spec.rowsPerPass).map { train.batch($0, context: model.config.context) }
+        let batches = microBatches(data.order.next(spec.batch), size: spec.rowsPerPass).map {
+            data.train.batch($0, context: model.config.context)
+        }
         let trained = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
         trainer.beginStep()
         var totals = DistillTotals()
@@ -58,12 +55,7 @@ public final class DistillStage: Stage {
             model.backward(dlogits: dlogits)
         }
         try requireFinite(totals.loss, "the loss", stage: spec.name, step: step)
-        let (lr, norm) = try trainer.finishStep(stage: spec.name)
-        lastMetrics = totals.metrics(prefix: "")
-        lastMetrics["lr"] = lr
-        lastMetrics["grad_norm"] = norm
-        lastMetrics["epoch"] = order.epochs
-        return lastMetrics
+        return try finishStep(totals.metrics(prefix: ""))
     }
 
     /// Student and teacher forward on one batch: ∂loss/∂(student logits) and this batch's share of
@@ -90,7 +82,7 @@ public final class DistillStage: Stage {
 
     /// Held-out KL to the teacher (at τ), cross-entropy and perplexity of the student.
     public func evaluate() throws -> Metrics {
-        guard let eval else { return Metrics() }
+        guard let eval = data.eval else { return Metrics() }
         var totals = DistillTotals()
         let batches = stride(from: 0, to: eval.count, by: spec.rowsPerPass).map {
             eval.batch(Array($0..<min(eval.count, $0 + spec.rowsPerPass)), context: model.config.context)
@@ -100,22 +92,6 @@ public final class DistillStage: Stage {
         var metrics = totals.metrics(prefix: "eval_")
         metrics["eval_perplexity"] = exp(totals.ce)
         return metrics
-    }
-
-    public func checkpoint() -> CheckpointFile {
-        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
-        trainer.save(into: &file.root)
-        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
-        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
-        return file
-    }
-
-    public func restore(from file: CheckpointFile) throws {
-        try checkOwnership(file, spec: spec)
-        try trainer.restore(from: file.root, source: "stage \(spec.name)")
-        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count,
-                                          source: "stage \(spec.name)")
-        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
     }
 }
 

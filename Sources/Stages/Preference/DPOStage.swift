@@ -6,40 +6,36 @@ import Checkpoint
 import Foundation
 import Transformer
 
-public final class DPOStage: Stage {
+public final class DPOStage: SingleNetworkStage {
     public let spec: StageSpec
     let settings: DPOSettings
     let trainer: NetworkTrainer
-    let train: Dataset<PreferenceRecord>
-    let eval: Dataset<PreferenceRecord>?
-    var order: DataOrder
+    var data: StageData<PreferenceRecord>
     /// Reference sequence log-probs of every pair: [N] chosen, [N] rejected.
     var referenceTrain: (chosen: [Double], rejected: [Double])
     var referenceEval: (chosen: [Double], rejected: [Double])?
     var lastMetrics = Metrics()
 
-    public var completedSteps: Int { trainer.step }
+    /// The network being trained.
     public var model: GPT { trainer.model }
+
     var average: Bool { settings.loss == .ipo }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
         guard let source = context.sources["policy"] ?? context.sources["init"] else {
             throw StageError.invalidInput("stage \(spec.name): dpo needs `policy` (the model to tune; also the frozen reference)")
         }
         self.spec = spec
         settings = spec.dpo ?? DPOSettings()
-        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
-        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        data = try StageData(spec: spec, context: context)
         let sourceName = spec.policy ?? spec.initFrom ?? "policy"
         let model = try makeNetwork(config: context.model, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
                                     from: source, sourceName: sourceName)
         trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
-        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
         // The reference is the starting policy: score every pair with it now, before any update.
         let average = settings.loss == .ipo
-        referenceTrain = Self.score(model, train, batch: spec.rowsPerPass, average: average)
-        referenceEval = eval.map { Self.score(model, $0, batch: spec.rowsPerPass, average: average) }
+        referenceTrain = Self.score(model, data.train, batch: spec.rowsPerPass, average: average)
+        referenceEval = data.eval.map { Self.score(model, $0, batch: spec.rowsPerPass, average: average) }
     }
 
     /// Sequence log-probs of every pair of `data`, in order.
@@ -56,25 +52,20 @@ public final class DPOStage: Stage {
 
     public func step() throws -> Metrics {
         let step = trainer.step + 1
-        let indices = order.next(spec.batch)
+        let indices = data.order.next(spec.batch)
         trainer.beginStep()
         var stats = PreferenceStatistics()
         for chunk in microBatches(indices, size: spec.rowsPerPass) {
             objective(pairs: chunk, pairsInStep: indices.count, statistics: &stats, backward: true)
         }
         try requireFinite(stats.loss, "the loss", stage: spec.name, step: step)
-        let (lr, norm) = try trainer.finishStep(stage: spec.name)
-        lastMetrics = stats.metrics(prefix: "")
-        lastMetrics["lr"] = lr
-        lastMetrics["grad_norm"] = norm
-        lastMetrics["epoch"] = order.epochs
-        return lastMetrics
+        return try finishStep(stats.metrics(prefix: ""))
     }
 
     /// The DPO loss of training pairs `pairs` (a share 1/pairsInStep each) into `statistics`; with
     /// `backward`, its gradient is accumulated into the policy's gradients.
     func objective(pairs: [Int], pairsInStep: Int, statistics: inout PreferenceStatistics, backward: Bool) {
-        let batch = train.batch(pairs, context: model.config.context)
+        let batch = data.train.batch(pairs, context: model.config.context)
         let logps = sequenceLogProbs(model: model, batch: batch.sequences, average: average)
         let dh = statistics.add(policyChosen: Array(logps[..<batch.pairs]), policyRejected: Array(logps[batch.pairs...]),
                                 referenceChosen: pairs.map { referenceTrain.chosen[$0] },
@@ -85,7 +76,7 @@ public final class DPOStage: Stage {
 
     /// Held-out loss, reward accuracy, chosen/rejected rewards and margin.
     public func evaluate() throws -> Metrics {
-        guard let eval, let reference = referenceEval else { return Metrics() }
+        guard let eval = data.eval, let reference = referenceEval else { return Metrics() }
         var stats = PreferenceStatistics()
         let policy = Self.score(model, eval, batch: spec.rowsPerPass, average: average)
         _ = stats.add(policyChosen: policy.chosen, policyRejected: policy.rejected, referenceChosen: reference.chosen,
@@ -93,9 +84,7 @@ public final class DPOStage: Stage {
         return stats.metrics(prefix: "eval_")
     }
 
-    public func checkpoint() -> CheckpointFile {
-        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
-        trainer.save(into: &file.root)
+    func saveExtras(into root: inout CheckpointGroup) {
         var reference = CheckpointGroup()
         reference.attributes["train_chosen"] = .doubles(referenceTrain.chosen)
         reference.attributes["train_rejected"] = .doubles(referenceTrain.rejected)
@@ -103,25 +92,18 @@ public final class DPOStage: Stage {
             reference.attributes["eval_chosen"] = .doubles(r.chosen)
             reference.attributes["eval_rejected"] = .doubles(r.rejected)
         }
-        file.root[group: "dpo"].groups["reference_logps"] = reference
-        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
-        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
-        return file
+        root[group: "dpo"].groups["reference_logps"] = reference
     }
 
-    public func restore(from file: CheckpointFile) throws {
-        try checkOwnership(file, spec: spec)
-        let source = "stage \(spec.name)"
-        try trainer.restore(from: file.root, source: source)
-        let reference = file.root.groups["dpo"]?.groups["reference_logps"]?.attributes ?? [:]
+    func restoreExtras(from root: CheckpointGroup, source: String) throws {
+        let reference = root.groups["dpo"]?.groups["reference_logps"]?.attributes ?? [:]
+        let count = data.train.count
         guard case let .doubles(chosen)? = reference["train_chosen"], case let .doubles(rejected)? = reference["train_rejected"],
-              chosen.count == train.count, rejected.count == train.count else {
-            throw StageError.badCheckpoint("\(source): /dpo/reference_logps does not match the training data (\(train.count) pairs)")
+              chosen.count == count, rejected.count == count else {
+            throw StageError.badCheckpoint("\(source): /dpo/reference_logps does not match the training data (\(count) pairs)")
         }
         referenceTrain = (chosen, rejected)
         if case let .doubles(c)? = reference["eval_chosen"], case let .doubles(r)? = reference["eval_rejected"] { referenceEval = (c, r) }
-        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count, source: source)
-        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
     }
 }
 

@@ -9,75 +9,55 @@ import Checkpoint
 import Foundation
 import Transformer
 
-public final class RewardStage: Stage {
+public final class RewardStage: SingleNetworkStage {
     public let spec: StageSpec
     let trainer: NetworkTrainer
-    let train: Dataset<PreferenceRecord>
-    let eval: Dataset<PreferenceRecord>?
-    var order: DataOrder
+    var data: StageData<PreferenceRecord>
     var lastMetrics = Metrics()
     var rewardStats = Metrics()
 
-    public var completedSteps: Int { trainer.step }
+    /// The network being trained.
     public var model: GPT { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
         self.spec = spec
-        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
-        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        data = try StageData(spec: spec, context: context)
         let model = try makeNetwork(config: context.model, scalarHead: true,
                                     seed: context.seed(stage: spec.name, stream: "init"),
                                     from: context.sources["init"], sourceName: spec.initFrom ?? "init")
         trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
-        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
     }
 
     public func step() throws -> Metrics {
         let step = trainer.step + 1
-        let pairs = order.next(spec.batch)
+        let pairs = data.order.next(spec.batch)
         trainer.beginStep()
         var scores = PairScores()
         for chunk in microBatches(pairs, size: spec.rowsPerPass) {
-            let batch = train.batch(chunk, context: model.config.context)
+            let batch = data.train.batch(chunk, context: model.config.context)
             let (chosen, rejected) = rewards(model: model, batch: batch)
             let dvalues = scores.add(chosen: chosen, rejected: rejected, margins: batch.margins, center: spec.centerRewards,
                                      pairsInStep: pairs.count)
             model.backward(dvalues: spreadAtLastTokens(dvalues, batch: batch.sequences))
         }
         try requireFinite(scores.loss, "the loss", stage: spec.name, step: step)
-        let (lr, norm) = try trainer.finishStep(stage: spec.name)
-        lastMetrics = scores.metrics(prefix: "")
-        lastMetrics["lr"] = lr
-        lastMetrics["grad_norm"] = norm
-        lastMetrics["epoch"] = order.epochs
-        return lastMetrics
+        return try finishStep(scores.metrics(prefix: ""))
     }
 
     /// Held-out loss, accuracy and margin; also refreshes the reward mean/std kept for PPO.
     public func evaluate() throws -> Metrics {
-        guard let eval else { return Metrics() }
+        guard let eval = data.eval else { return Metrics() }
         let result = evaluatePreferences(model: model, data: eval, batchSize: spec.rowsPerPass, center: spec.centerRewards)
         rewardStats = Metrics([("mean", result["eval_reward_mean"] ?? 0), ("std", result["eval_reward_std"] ?? 1)])
         return result
     }
 
-    public func checkpoint() -> CheckpointFile {
-        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
-        trainer.save(into: &file.root)
-        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
-        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
-        file.root.groups["reward_stats"] = StateGroups.group(of: rewardStats)
-        return file
+    func saveExtras(into root: inout CheckpointGroup) {
+        root.groups["reward_stats"] = StateGroups.group(of: rewardStats)
     }
 
-    public func restore(from file: CheckpointFile) throws {
-        try checkOwnership(file, spec: spec)
-        try trainer.restore(from: file.root, source: "stage \(spec.name)")
-        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count,
-                                          source: "stage \(spec.name)")
-        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
-        rewardStats = StateGroups.metrics(file.root.groups["reward_stats"])
+    func restoreExtras(from root: CheckpointGroup, source: String) throws {
+        rewardStats = StateGroups.metrics(root.groups["reward_stats"])
     }
 }
 

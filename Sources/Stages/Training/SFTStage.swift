@@ -8,33 +8,28 @@ import Checkpoint
 import Foundation
 import Transformer
 
-public final class SFTStage: Stage {
+public final class SFTStage: SingleNetworkStage {
     public let spec: StageSpec
     let trainer: NetworkTrainer
-    let train: Dataset<SFTRecord>
-    let eval: Dataset<SFTRecord>?
-    var order: DataOrder
+    var data: StageData<SFTRecord>
     var lastMetrics = Metrics()
 
-    public var completedSteps: Int { trainer.step }
+    /// The network being trained.
     public var model: GPT { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
         self.spec = spec
-        train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
-        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        data = try StageData(spec: spec, context: context)
         let model = try makeNetwork(config: context.model, scalarHead: false,
                                     seed: context.seed(stage: spec.name, stream: "init"),
                                     from: context.sources["init"], sourceName: spec.initFrom ?? "init")
         trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
-        order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
     }
 
     public func step() throws -> Metrics {
         let step = trainer.step + 1
         let context = model.config.context
-        let batches = microBatches(order.next(spec.batch), size: spec.rowsPerPass).map { train.batch($0, context: context) }
+        let batches = microBatches(data.order.next(spec.batch), size: spec.rowsPerPass).map { data.train.batch($0, context: context) }
         let trained = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
         trainer.beginStep()
         var loss = 0.0
@@ -45,35 +40,16 @@ public final class SFTStage: Stage {
             model.backward(dlogp: batch.lossMask.map { -$0 / trained })
         }
         try requireFinite(loss, "the loss", stage: spec.name, step: step)
-        let (lr, norm) = try trainer.finishStep(stage: spec.name)
-        lastMetrics = Metrics([("loss", loss), ("lr", lr), ("grad_norm", norm), ("tokens", Double(trained)),
-                               ("epoch", order.epochs)])
-        return lastMetrics
+        return try finishStep(Metrics([("loss", loss), ("tokens", Double(trained))]))
     }
 
     /// Mean loss per completion token on the eval split, its perplexity, and for scale the loss of a
     /// unigram model of the training completions (what a model that ignores context achieves).
     public func evaluate() throws -> Metrics {
-        guard let eval else { return Metrics() }
+        guard let eval = data.eval else { return Metrics() }
         let (loss, tokens) = sftLoss(model: model, data: eval, batchSize: spec.rowsPerPass)
         return Metrics([("eval_loss", loss), ("eval_perplexity", exp(loss)), ("eval_tokens", Double(tokens)),
-                        ("eval_unigram_loss", unigramLoss(train: train, eval: eval, context: model.config.context))])
-    }
-
-    public func checkpoint() -> CheckpointFile {
-        var file = CheckpointFile(metadata: stageMetadata(spec, step: trainer.step, config: model.config))
-        trainer.save(into: &file.root)
-        file.root[group: "data"].groups["train"] = StateGroups.group(of: order)
-        file.root.groups["metrics"] = StateGroups.group(of: lastMetrics)
-        return file
-    }
-
-    public func restore(from file: CheckpointFile) throws {
-        try checkOwnership(file, spec: spec)
-        try trainer.restore(from: file.root, source: "stage \(spec.name)")
-        order = try StateGroups.loadOrder(file.root.groups["data"]?.groups["train"], datasetCount: train.count,
-                                          source: "stage \(spec.name)")
-        lastMetrics = StateGroups.metrics(file.root.groups["metrics"])
+                        ("eval_unigram_loss", unigramLoss(train: data.train, eval: eval, context: model.config.context))])
     }
 }
 
