@@ -116,12 +116,13 @@ struct GEMMOperand {
 
     func at(lane: Int, depth: Int) -> UnsafePointer<Float> { base + lane * laneStride + depth * depthStride }
 
-    /// Packs the panel starting at lane `firstLane` (`width` lanes, those past `laneLimit` zero) over `depths`.
+    /// Packs panels `panels` (each `width` lanes; lanes past `laneLimit` zero) over `depths`, one after
+    /// the other from `into`.
     @inline(__always)
-    func pack(firstLane: Int, laneLimit: Int, width: Int, depths: Range<Int>, into panel: UnsafeMutablePointer<Float>) {
-        packPanel(from: at(lane: firstLane, depth: depths.lowerBound), laneStride: laneStride,
-                  depthStride: depthStride, lanes: min(width, laneLimit - firstLane), depth: depths.count,
-                  width: width, into: panel)
+    func pack(panels: Range<Int>, width: Int, laneLimit: Int, depths: Range<Int>, into: UnsafeMutablePointer<Float>) {
+        let firstLane = panels.lowerBound * width
+        packPanels(panels.count, from: at(lane: firstLane, depth: depths.lowerBound), laneStride: laneStride,
+                   depthStride: depthStride, lanes: laneLimit - firstLane, depth: depths.count, width: width, into: into)
     }
 }
 
@@ -136,21 +137,17 @@ func gemmBlocked(
     let plan = GEMMPlan(layout, m: m, n: n, k: k)
     let a = GEMMOperand(a: a, lda: lda, layout)
     let b = GEMMOperand(b: b, ldb: ldb, layout)
-    var packedB: UnsafeMutablePointer<Float>? = nil
-    if !plan.readsBInPlace {
-        let panels = UnsafeMutablePointer<Float>.allocate(capacity: plan.packedBCount)
-        for block in 0..<plan.depthBlocks {
-            for panel in 0..<plan.columnPanels {
-                b.pack(firstLane: panel * GEMMTile.columnCount, laneLimit: n, width: GEMMTile.columnCount,
-                       depths: plan.depths(ofBlock: block),
-                       into: panels + plan.packedBOffset(block: block, columnPanel: panel))
+    ScratchPool.withFloats(plan.readsBInPlace ? 0 : plan.packedBCount) { scratch in
+        let packedB: UnsafePointer<Float>? = plan.readsBInPlace ? nil : UnsafePointer(scratch)
+        if packedB != nil {
+            for block in 0..<plan.depthBlocks {
+                b.pack(panels: 0..<plan.columnPanels, width: GEMMTile.columnCount, laneLimit: n,
+                       depths: plan.depths(ofBlock: block), into: scratch + plan.packedBOffset(block: block, columnPanel: 0))
             }
         }
-        packedB = panels
-    }
-    defer { packedB?.deallocate() }
-    Parallel.forEachChunk(plan.chunks, flops: 2 * m * n * k) { chunk in
-        computeChunk(chunk, plan, a: a, b: b, packedB: packedB, c: c, ldc: ldc, bias: bias, accumulate: accumulate)
+        Parallel.forEachChunk(plan.chunks, flops: 2 * m * n * k) { chunk in
+            computeChunk(chunk, plan, a: a, b: b, packedB: packedB, c: c, ldc: ldc, bias: bias, accumulate: accumulate)
+        }
     }
 }
 
@@ -161,47 +158,58 @@ private func computeChunk(
 ) {
     let mr = GEMMTile.rowCount, nr = GEMMTile.columnCount
     let rowPanels = plan.rowPanels(ofChunk: chunk), columnPanels = plan.columnPanels(ofChunk: chunk)
-    // Scratch of this chunk only: its A panels for one depth block, and one B panel for the right
-    // edge when B is read in place (the edge panel would read past column N).
-    let packedA = UnsafeMutablePointer<Float>.allocate(capacity: rowPanels.count * mr * plan.depthBlock)
-    let bEdgePanel = UnsafeMutablePointer<Float>.allocate(capacity: plan.readsBInPlace ? plan.depthBlock * nr : 0)
-    defer { packedA.deallocate(); bEdgePanel.deallocate() }
-
-    for block in 0..<plan.depthBlocks {
-        let depths = plan.depths(ofBlock: block)
-        let isFirstBlock = block == 0, isLastBlock = block == plan.depthBlocks - 1
-        func aPanelIsInPlace(_ panel: Int) -> Bool { plan.readsAInPlace && (panel + 1) * mr <= plan.m }
-        func packedAPanel(_ panel: Int) -> UnsafeMutablePointer<Float> {
-            packedA + (panel - rowPanels.lowerBound) * mr * depths.count
-        }
-        for panel in rowPanels where !aPanelIsInPlace(panel) {
-            a.pack(firstLane: panel * mr, laneLimit: plan.m, width: mr, depths: depths, into: packedAPanel(panel))
-        }
-        for columnPanel in columnPanels {
-            let j0 = columnPanel * nr, columns = min(nr, plan.n - j0)
-            let bPanel: UnsafePointer<Float>, bDepthStride: Int
-            if let packedB {
-                (bPanel, bDepthStride) = (packedB + plan.packedBOffset(block: block, columnPanel: columnPanel), nr)
-            } else if columns == nr {
-                (bPanel, bDepthStride) = (b.at(lane: j0, depth: depths.lowerBound), b.depthStride)
-            } else {
-                b.pack(firstLane: j0, laneLimit: plan.n, width: nr, depths: depths, into: bEdgePanel)
-                (bPanel, bDepthStride) = (UnsafePointer(bEdgePanel), nr)
+    // Scratch of this chunk only: one B panel for the right edge when B is read in place (the edge
+    // panel would read past column N), then its A panels for one depth block.
+    let bEdgeCount = plan.readsBInPlace ? plan.depthBlock * nr : 0
+    ScratchPool.withFloats(bEdgeCount + rowPanels.count * mr * plan.depthBlock) { scratch in
+        let bEdgePanel = scratch, packedA = scratch + bEdgeCount
+        for block in 0..<plan.depthBlocks {
+            let depths = plan.depths(ofBlock: block)
+            let isFirstBlock = block == 0, isLastBlock = block == plan.depthBlocks - 1
+            /// A panels the tile can read in place: full ones (a short last panel would read past M).
+            func aPanelIsFull(_ panel: Int) -> Bool {
+                let rows = min(mr, plan.m - panel * mr)
+                return tileHeight(forRows: rows) == rows
             }
-            for panel in rowPanels {
-                let i0 = panel * mr
-                let cTile = c + i0 * ldc + j0, rows = min(mr, plan.m - i0)
-                let addingToC = accumulate || !isFirstBlock, tileBias = isLastBlock ? bias.map { $0 + j0 } : nil
-                // Two call sites, so each is compiled with its A strides as constants.
-                if aPanelIsInPlace(panel) {
-                    multiplyTile(depth: depths.count,
-                                 a: a.at(lane: i0, depth: depths.lowerBound), aLaneStride: a.laneStride, aDepthStride: 1,
-                                 b: bPanel, bDepthStride: bDepthStride, c: cTile, ldc: ldc, rowLimit: rows,
-                                 columnLimit: columns, addingToC: addingToC, bias: tileBias)
+            func packedAPanel(_ panel: Int) -> UnsafeMutablePointer<Float> {
+                packedA + (panel - rowPanels.lowerBound) * mr * depths.count
+            }
+            // Only the last panel can be short, so a packed-up-front panel is the chunk's last.
+            if let last = rowPanels.last, !aPanelIsFull(last) {
+                a.pack(panels: last..<last + 1, width: mr, laneLimit: plan.m, depths: depths, into: packedAPanel(last))
+            }
+            for columnPanel in columnPanels {
+                let isFirstColumnPanel = columnPanel == columnPanels.lowerBound
+                let j0 = columnPanel * nr, columns = min(nr, plan.n - j0)
+                let bPanel: UnsafePointer<Float>, bDepthStride: Int
+                if let packedB {
+                    (bPanel, bDepthStride) = (packedB + plan.packedBOffset(block: block, columnPanel: columnPanel), nr)
+                } else if columns == nr {
+                    (bPanel, bDepthStride) = (b.at(lane: j0, depth: depths.lowerBound), b.depthStride)
                 } else {
-                    multiplyTile(depth: depths.count, a: packedAPanel(panel), aLaneStride: 1, aDepthStride: mr,
-                                 b: bPanel, bDepthStride: bDepthStride, c: cTile, ldc: ldc, rowLimit: rows,
-                                 columnLimit: columns, addingToC: addingToC, bias: tileBias)
+                    b.pack(panels: columnPanel..<columnPanel + 1, width: nr, laneLimit: plan.n, depths: depths,
+                           into: bEdgePanel)
+                    (bPanel, bDepthStride) = (UnsafePointer(bEdgePanel), nr)
+                }
+                for panel in rowPanels {
+                    let i0 = panel * mr
+                    func product(a: UnsafePointer<Float>, aLaneStride: Int, aDepthStride: Int) -> TileProduct {
+                        TileProduct(depth: depths.count, a: a, aLaneStride: aLaneStride, aDepthStride: aDepthStride,
+                                    b: bPanel, bDepthStride: bDepthStride,
+                                    c: c + i0 * ldc + j0, ldc: ldc, rowLimit: min(mr, plan.m - i0), columnLimit: columns,
+                                    addingToC: accumulate || !isFirstBlock, bias: isLastBlock ? bias.map { $0 + j0 } : nil)
+                    }
+                    // One call site per A access, so that each is compiled with its A strides as constants.
+                    if !aPanelIsFull(panel) || (!plan.readsAInPlace && !isFirstColumnPanel) {
+                        multiplyTile(product(a: packedAPanel(panel), aLaneStride: 1, aDepthStride: mr))
+                    } else if plan.readsAInPlace {
+                        multiplyTile(product(a: a.at(lane: i0, depth: depths.lowerBound), aLaneStride: a.laneStride, aDepthStride: 1))
+                    } else {
+                        // .tn: read the panel in place once and pack it on the way for the other column panels.
+                        var first = product(a: a.at(lane: i0, depth: depths.lowerBound), aLaneStride: 1, aDepthStride: a.depthStride)
+                        first.packingA = packedAPanel(panel)
+                        multiplyTile(first)
+                    }
                 }
             }
         }

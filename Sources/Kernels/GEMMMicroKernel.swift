@@ -17,27 +17,58 @@
 // usual case) and operands read in place (A row-major, B for skinny M; see GEMMDriver.swift).
 
 #if arch(x86_64) && RLHF_AVX512
-/// The register tile of this build: 12 rows × 32 columns of SIMD16.
-typealias GEMMTile = RegisterTile<12, 2, SIMD16<Float>>
+/// The vector of this build's tiles: one zmm register.
+typealias TileVector = SIMD16<Float>
+/// The register tile of this build: 12 rows × 32 columns.
+typealias GEMMTile = RegisterTile<12, 2, TileVector>
+/// Shorter tiles for a last row panel of ≤ 8 or ≤ 4 rows (see `tileHeight`).
+typealias GEMMTwoThirdsTile = RegisterTile<8, 2, TileVector>
+typealias GEMMThirdTile = RegisterTile<4, 2, TileVector>
 #else
-/// The register tile of this build: 6 rows × 16 columns of SIMD8.
-typealias GEMMTile = RegisterTile<6, 2, SIMD8<Float>>
+/// The vector of this build's tiles: one ymm register, or two NEON registers.
+typealias TileVector = SIMD8<Float>
+/// The register tile of this build: 6 rows × 16 columns.
+typealias GEMMTile = RegisterTile<6, 2, TileVector>
+/// Shorter tiles for a last row panel of ≤ 4 or ≤ 2 rows (see `tileHeight`).
+typealias GEMMTwoThirdsTile = RegisterTile<4, 2, TileVector>
+typealias GEMMThirdTile = RegisterTile<2, 2, TileVector>
 #endif
 
-/// C tile = A panel · B panel (+ C) (+ bias): one register tile, start to finish. The driver's one
-/// entry point into this file. Being non-generic, it is compiled here, where the generic tile is
+/// Rows computed for a row panel of `rows` ≤ MR rows: MR, or two thirds or one third of it when that
+/// covers the panel. Only a last row panel is short; for skinny M (decode steps have M = 8 or 16)
+/// padding it to MR rows would waste up to two thirds of the FMAs.
+func tileHeight(forRows rows: Int) -> Int {
+    let third = GEMMTile.rowCount / 3
+    return min(GEMMTile.rowCount, (rows + third - 1) / third * third)
+}
+
+/// One tile's work: C corner = A panel · B panel (+ C) (+ bias).
+struct TileProduct {
+    /// K steps.
+    var depth: Int
+    /// a(i, p) = a[i·aLaneStride + p·aDepthStride] (packed panel: 1, MR; A in place: lda, 1 or 1, lda).
+    var a: UnsafePointer<Float>, aLaneStride: Int, aDepthStride: Int
+    /// If set, the tile also writes the A values it reads there as a packed panel, for the next
+    /// column panels (needs aLaneStride = 1 and rowLimit rows that exist: each step copies them).
+    var packingA: UnsafeMutablePointer<Float>? = nil
+    /// b(p, j) = b[p·bDepthStride + j]: NR contiguous floats per p (packed panel: NR; in place: ldb).
+    var b: UnsafePointer<Float>, bDepthStride: Int
+    /// The tile's corner of C, clipped to `rowLimit` × `columnLimit` at the matrix edges.
+    var c: UnsafeMutablePointer<Float>, ldc: Int, rowLimit: Int, columnLimit: Int
+    /// C = sums + C (earlier depth blocks, or `accumulate`) + bias (last depth block).
+    var addingToC: Bool, bias: UnsafePointer<Float>?
+}
+
+/// Computes one tile with the register tile of height `tileHeight(forRows: rowLimit)`. The driver's
+/// one entry point into this file. Being non-generic, it is compiled here, where the generic tile is
 /// visible: a debug build (no whole-module optimisation) cannot specialise a generic across files.
-/// Operand strides as in `RegisterTile.accumulate`; the C corner and flags as in `RegisterTile.store`.
 @inline(__always)
-func multiplyTile(depth: Int,
-                  a: UnsafePointer<Float>, aLaneStride: Int, aDepthStride: Int,
-                  b: UnsafePointer<Float>, bDepthStride: Int,
-                  c: UnsafeMutablePointer<Float>, ldc: Int, rowLimit: Int, columnLimit: Int,
-                  addingToC: Bool, bias: UnsafePointer<Float>?) {
-    var tile = GEMMTile()
-    tile.accumulate(depth: depth, a: a, aLaneStride: aLaneStride, aDepthStride: aDepthStride,
-                    b: b, bDepthStride: bDepthStride)
-    tile.store(to: c, ldc: ldc, rowLimit: rowLimit, columnLimit: columnLimit, addingToC: addingToC, bias: bias)
+func multiplyTile(_ product: TileProduct) {
+    switch tileHeight(forRows: product.rowLimit) {
+    case GEMMTile.rowCount: GEMMTile.multiply(product)
+    case GEMMTwoThirdsTile.rowCount: GEMMTwoThirdsTile.multiply(product)
+    default: GEMMThirdTile.multiply(product)
+    }
 }
 
 /// An MR×NR block of C (`rows` × `vectors`·W) accumulated in registers.
@@ -52,26 +83,32 @@ struct RegisterTile<let rows: Int, let vectors: Int, Vector: SIMD> where Vector.
 
     init() {}
 
-    /// sums[i][j] += Σ_{p < depth} a(i, p) · b(p, j), p ascending.
-    ///
-    /// a(i, p) = a[i·aLaneStride + p·aDepthStride] (packed panel: 1, MR; row-major A in place: lda, 1).
-    /// b(p, j) = b[p·bDepthStride + j], its NR floats of one p contiguous (packed panel: NR; B in place: ldb).
     @inline(__always)
-    mutating func accumulate(depth: Int,
-                             a: UnsafePointer<Float>, aLaneStride: Int, aDepthStride: Int,
-                             b: UnsafePointer<Float>, bDepthStride: Int) {
+    static func multiply(_ product: TileProduct) {
+        var tile = Self()
+        tile.accumulate(product)
+        tile.store(product)
+    }
+
+    /// sums[i][j] += Σ_{p < depth} a(i, p) · b(p, j), p ascending.
+    @inline(__always)
+    mutating func accumulate(_ product: TileProduct) {
         let width = Vector.scalarCount
-        var a = a, b = b
-        for _ in 0..<depth {
+        var a = product.a, b = product.b
+        for p in 0..<product.depth {
             var bRow = InlineArray<vectors, Vector>(repeating: .zero)
             for v in 0..<vectors { bRow[v] = UnsafeRawPointer(b + v &* width).loadUnaligned(as: Vector.self) }
+            if let packed = product.packingA {
+                // Packed panels are MR wide whatever this tile's height (a short last panel too).
+                copyFloats(from: a, to: packed + p &* GEMMTile.rowCount, count: rows)
+            }
             for i in 0..<rows {
                 // Wrapping multiply: an overflow check here would keep the accumulators in memory.
-                let ai = Vector(repeating: a[i &* aLaneStride])
+                let ai = Vector(repeating: a[i &* product.aLaneStride])
                 for v in 0..<vectors { sums[i][v] = sums[i][v].addingProduct(ai, bRow[v]) }
             }
-            a += aDepthStride
-            b += bDepthStride
+            a += product.aDepthStride
+            b += product.bDepthStride
         }
     }
 
@@ -79,12 +116,11 @@ struct RegisterTile<let rows: Int, let vectors: Int, Vector: SIMD> where Vector.
     /// (+ bias[j] if `bias` is given). Folding the accumulate and the bias into this store saves a
     /// separate pass over C.
     @inline(__always)
-    func store(to c: UnsafeMutablePointer<Float>, ldc: Int, rowLimit: Int, columnLimit: Int,
-               addingToC: Bool, bias: UnsafePointer<Float>?) {
-        let width = Vector.scalarCount
-        for i in 0..<rows where i < rowLimit {
-            let ci = c + i * ldc
-            if columnLimit == Self.columnCount {
+    func store(_ product: TileProduct) {
+        let width = Vector.scalarCount, addingToC = product.addingToC, bias = product.bias
+        for i in 0..<rows where i < product.rowLimit {
+            let ci = product.c + i * product.ldc
+            if product.columnLimit == Self.columnCount {
                 for v in 0..<vectors {
                     let cv = UnsafeMutableRawPointer(ci + v * width)
                     var x = sums[i][v]
@@ -94,7 +130,7 @@ struct RegisterTile<let rows: Int, let vectors: Int, Vector: SIMD> where Vector.
                 }
             } else {
                 // Right edge of C: lane by lane, the same arithmetic as the vector path.
-                for j in 0..<columnLimit {
+                for j in 0..<product.columnLimit {
                     var x = sums[i][j / width][j % width]
                     if addingToC { x += ci[j] }
                     if let bias { x += bias[j] }

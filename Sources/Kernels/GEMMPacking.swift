@@ -12,34 +12,38 @@
 //   lanes contiguous (B of .nn/.tn, A of .tn):  each depth row of the panel is a short memcpy;
 //   depth contiguous (B of .nt, A of .nn):      a transpose, done 16×16 in registers.
 
-/// Packs `depth` × `width` values of a strided source into `panel` (layout above).
-/// source(l, d) = source[l·laneStride + d·depthStride]; lanes ≥ `lanes` are written as zero.
-/// One of the two strides must be 1 (true of every GEMM operand).
+/// Packs `panels` consecutive panels of a strided source, panel q (lanes q·width ..< (q+1)·width)
+/// at `into + q·width·depth` (layout above). source(l, d) = source[l·laneStride + d·depthStride];
+/// lanes ≥ `lanes` are written as zero. One of the two strides must be 1 (true of every GEMM operand).
 @inline(__always)
-func packPanel(from source: UnsafePointer<Float>, laneStride: Int, depthStride: Int,
-               lanes: Int, depth: Int, width: Int, into panel: UnsafeMutablePointer<Float>) {
+func packPanels(_ panels: Int, from source: UnsafePointer<Float>, laneStride: Int, depthStride: Int,
+                lanes: Int, depth: Int, width: Int, into: UnsafeMutablePointer<Float>) {
+    let panelSize = width * depth
     if laneStride == 1 {
-        packLanesContiguous(from: source, depthStride: depthStride, lanes: lanes, depth: depth,
-                            width: width, into: panel)
+        // Depth outermost: each source row is read once, front to back, into every panel.
+        for d in 0..<depth {
+            let from = source + d * depthStride
+            for q in 0..<panels {
+                packLaneRun(from: from + q * width, lanes: lanes - q * width, width: width,
+                            into: into + q * panelSize + d * width)
+            }
+        }
     } else {
-        precondition(depthStride == 1, "packPanel: one stride must be 1")
-        packDepthContiguous(from: source, laneStride: laneStride, lanes: lanes, depth: depth,
-                            width: width, into: panel)
+        precondition(depthStride == 1, "packPanels: one stride must be 1")
+        for q in 0..<panels {
+            packDepthContiguous(from: source + q * width * laneStride, laneStride: laneStride,
+                                lanes: lanes - q * width, depth: depth, width: width, into: into + q * panelSize)
+        }
     }
 }
 
-/// Each depth row of the panel is `lanes` consecutive source floats, then zeros up to `width`.
+/// One depth row of a panel from contiguous lanes: `lanes` floats (all `width` if more), then zeros.
 @inline(__always)
-private func packLanesContiguous(from source: UnsafePointer<Float>, depthStride: Int, lanes: Int,
-                                 depth: Int, width: Int, into panel: UnsafeMutablePointer<Float>) {
-    for d in 0..<depth {
-        let from = source + d * depthStride, to = panel + d * width
-        if lanes == width {
-            copyFloats(from: from, to: to, count: width)
-        } else {
-            for l in 0..<lanes { to[l] = from[l] }
-            for l in lanes..<width { to[l] = 0 }
-        }
+private func packLaneRun(from: UnsafePointer<Float>, lanes: Int, width: Int, into to: UnsafeMutablePointer<Float>) {
+    if lanes >= width {
+        copyFloats(from: from, to: to, count: width)
+    } else {
+        for l in 0..<width { to[l] = l < lanes ? from[l] : 0 }
     }
 }
 

@@ -8,13 +8,28 @@ struct BenchGEMM: ParsableCommand {
         commandName: "gemm",
         abstract: "GEMM GFLOP/s on the standard transformer shapes, in the layouts training uses.")
 
+    /// Which shapes to time (the same sets as `shared/bench/gemm.py --shapes`).
+    enum ShapeSet: String, ExpressibleByArgument, CaseIterable {
+        /// DESIGN §5: training-time shapes, in all three layouts (1024³ only .nn).
+        case standard
+        /// One KV-cache decode step: M = batch rows (16 tiny, 8 small), .nn only.
+        case decode
+    }
+
     @OptionGroup var threading: ThreadOptions
+    @Option(help: "Shape set: standard or decode.") var shapes: ShapeSet = .standard
     @Flag(help: "One JSON object per measurement.") var json = false
 
     /// (M, K, N) of DESIGN §5.
-    static let shapes: [(m: Int, k: Int, n: Int)] = [
+    static let standardShapes: [(m: Int, k: Int, n: Int)] = [
         (1024, 1024, 1024), (2048, 128, 384), (2048, 128, 512), (2048, 512, 128),
         (2048, 384, 1152), (2048, 384, 1536), (2048, 1536, 384),
+    ]
+
+    /// (M, K, N) of one decode step: qkv, proj, fc, mlp and logits (V = 259) GEMMs of tiny and small.
+    static let decodeShapes: [(m: Int, k: Int, n: Int)] = [
+        (16, 128, 384), (16, 128, 512), (16, 512, 128), (16, 128, 259),
+        (8, 384, 1152), (8, 384, 1536), (8, 1536, 384), (8, 384, 259),
     ]
 
     struct Row: Codable {
@@ -27,8 +42,9 @@ struct BenchGEMM: ParsableCommand {
         Parallel.$threads.withValue(threading.threads) {
             let threads = Parallel.effectiveThreads
             if !json { print("threads \(threads)   M×K×N  layout  median ms  GFLOP/s") }
-            for shape in Self.shapes {
-                let layouts: [GEMMLayout] = shape.m == shape.n && shape.n == shape.k ? [.nn] : GEMMLayout.allCases
+            for shape in shapes == .standard ? Self.standardShapes : Self.decodeShapes {
+                let square = shape.m == shape.n && shape.n == shape.k
+                let layouts: [GEMMLayout] = square || shapes == .decode ? [.nn] : GEMMLayout.allCases
                 for layout in layouts {
                     let row = Self.measureShape(shape, layout, threads: threads)
                     if json { printJSONLine(row) } else {
