@@ -30,6 +30,14 @@ import Testing
         }
     }
 
+    /// Lines logged so far by both stages: a clock that runs at the job's own pace, so kills land
+    /// at random points of its progress however fast the machine or the kernels are.
+    static func loggedLines(in scratch: Scratch) -> Int {
+        ["sft", "rm"].reduce(0) { count, stage in
+            count + ((FileManager.default.contents(atPath: scratch.path("out/\(stage)/metrics.jsonl")) ?? Data()).filter { $0 == 10 }.count)
+        }
+    }
+
     static func temporaryFiles(in scratch: Scratch) -> [String] {
         ["sft", "rm"].flatMap { stage in
             ((try? FileManager.default.contentsOfDirectory(atPath: scratch.path("out/\(stage)"))) ?? []).filter { $0.hasSuffix(".h5.tmp") }
@@ -50,7 +58,10 @@ import Testing
                 let deadline = Date().addingTimeInterval(3)
                 while Self.temporaryFiles(in: scratch).isEmpty && child.process.isRunning && Date() < deadline { usleep(200) }
             } else {
-                usleep(UInt32.random(in: 100_000...700_000, using: &rng))
+                // Kill after a random amount of progress: 1 to 25 more logged lines.
+                let target = Self.loggedLines(in: scratch) + Int.random(in: 1...25, using: &rng)
+                let deadline = Date().addingTimeInterval(10)
+                while Self.loggedLines(in: scratch) < target && child.process.isRunning && Date() < deadline { usleep(200) }
             }
             child.signal(SIGKILL)
             let status = child.wait()
