@@ -39,3 +39,31 @@ test "$status" = 2
 grep -q '/model/h.1.mlp.c_fc.bias: missing' "$scratch/err"
 test "$(wc -l <"$scratch/err")" = 1
 echo "interop ok: h5py-edited file loads, damaged one refused with exit 2: $(cat "$scratch/err")"
+
+echo "== rlhf eval against an independent NumPy forward pass of the checkpoint"
+cat >"$scratch/job.yaml" <<YAML
+name: numpy-check
+seed: 5
+output: $scratch/out
+demo_data: data
+model: { vocab: byte, context: 64, layers: 2, heads: 2, embedding: 32 }
+stages:
+  - name: sft
+    kind: sft
+    data: { train: data/sft.jsonl, eval: data/sft_eval.jsonl }
+    steps: 40
+    batch: 8
+    optimizer: { lr: 3.0e-3, warmup: 5 }
+YAML
+"$rlhf" run "$scratch/job.yaml" >"$scratch/run.log" 2>&1 || { cat "$scratch/run.log"; exit 1; }
+# The held-out rows plus rows that exercise truncation at T = 64: a long text, a long completion.
+cp "$scratch/data/sft_eval.jsonl" "$scratch/mixed.jsonl"
+python3 - "$scratch/mixed.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "a", encoding="utf-8") as f:
+    f.write(json.dumps({"text": "A long review that does not fit: " + "the lamp is bright and warm, " * 6}) + "\n")
+    f.write(json.dumps({"prompt": "Review of the kettle: the lid was", "completion": " sturdy, quiet and quick to boil; " * 3}) + "\n")
+    f.write(json.dumps({"prompt": "Short prompt with unicode: café", "completion": " naïve — but fine."}) + "\n")
+PY
+"$rlhf" eval --checkpoint "$scratch/out/sft/final.h5" --data "$scratch/mixed.jsonl" --json >"$scratch/eval.json"
+python3 ci/check_eval_numpy.py "$scratch/out/sft/final.h5" "$scratch/mixed.jsonl" "$scratch/eval.json"
