@@ -118,6 +118,7 @@ public final class JobRunner {
         try folder.store(JobState(.running, stage: spec.name, step: latest?.checkpoint.metadata.step))
         let context = StageContext(jobSeed: job.seed, model: job.model(of: spec), sources: try loadSources(of: spec))
         let stage = try makeStage(spec, context: context)
+        for notice in stage.notices { emit(.warning("stage \(spec.name): \(notice)")) }
         var elapsedBefore = 0.0
         if let latest {
             try stage.restore(from: latest.checkpoint)
@@ -152,6 +153,7 @@ public final class JobRunner {
             let metrics = try stage.step()
             let step = stage.completedSteps
             stepsThisRun += 1
+            for warning in metrics.warnings { emit(.warning("stage \(spec.name) step \(step): \(warning)")) }
             try log.append(MetricsEntry(step: step, split: "train", elapsedSeconds: elapsed(), metrics: metrics))
             let action = emit(.step(stage: spec.name, step: step, totalSteps: spec.steps, metrics: metrics,
                                     rate: Double(stepsThisRun) / max(1e-9, Date().timeIntervalSince(started)), elapsed: elapsed()))

@@ -65,6 +65,13 @@ public protocol Stage: AnyObject {
     func checkpoint() -> CheckpointFile
     /// Continues from a checkpoint of this stage (as written by `checkpoint()`).
     func restore(from file: CheckpointFile) throws
+    /// What the user should know about the stage's inputs, e.g. bad lines skipped under
+    /// `skip_bad_lines` (one sentence each).
+    var notices: [String] { get }
+}
+
+extension Stage {
+    public var notices: [String] { [] }
 }
 
 /// Combines gradients across processes before the optimizer step. One process: nothing to do.

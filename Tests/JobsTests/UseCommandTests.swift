@@ -75,4 +75,31 @@ import Testing
             }
         }
     }
+
+    @Test func badLinesAreSkippedCountedAndReportedWhenAsked() throws {
+        let scratch = Scratch()
+        let good = try String(contentsOfFile: "\(demoData)/sft.jsonl", encoding: .utf8).split(separator: "\n").prefix(50)
+        let data = scratch.write("sft.jsonl", good.prefix(10).joined(separator: "\n") + "\n{\"prompt\": \"x\"}\nnot json\n"
+                                               + good.dropFirst(10).joined(separator: "\n") + "\n")
+        func job(skip: Bool) -> String {
+            """
+            name: skipping
+            seed: 1
+            output: out-\(skip)
+            model: { vocab: byte, context: 32, layers: 1, heads: 2, embedding: 16 }
+            stages:
+              - name: sft
+                kind: sft
+                data: { train: \(data) }
+                steps: 2
+                batch: 4
+                skip_bad_lines: \(skip)
+            """
+        }
+        let strict = try rlhf(["run", scratch.write("strict.yaml", job(skip: false))], in: scratch.path)
+        #expect(strict.status == 2 && strict.stderr.contains("sft.jsonl:11: field \"completion\" is missing"), "\(strict.stderr)")
+        let lenient = try rlhf(["run", scratch.write("lenient.yaml", job(skip: true))], in: scratch.path)
+        #expect(lenient.status == 0, "\(lenient.stderr)")
+        #expect((lenient.stdout + lenient.stderr).contains("skipped 2 bad line(s)"), "\(lenient.stdout)\n\(lenient.stderr)")
+    }
 }

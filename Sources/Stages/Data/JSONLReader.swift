@@ -21,6 +21,13 @@ public struct Dataset<Record: JSONLRecord>: Sendable {
     /// The errors of the first `reportedSkips` skipped lines, for the report.
     public var skippedLineErrors: [DataError] = []
 
+    /// One line for the user when lines were skipped, naming the file, the count and the first error.
+    public var skipReport: String? {
+        guard skippedLineCount > 0 else { return nil }
+        let first = skippedLineErrors.first.map { "; first: \($0)" } ?? ""
+        return "\(path): skipped \(skippedLineCount) bad line(s) (skip_bad_lines)\(first)"
+    }
+
     /// How many skipped lines keep their message.
     public static var reportedSkips: Int { 5 }
 

@@ -36,6 +36,7 @@ public final class PPOStage: Stage {
     let evalSeed: UInt64
 
     public var completedSteps: Int { iterations }
+    public var notices: [String] { [prompts.skipReport, evalPrompts?.skipReport].compactMap { $0 } }
     public var model: GPT { policy.model }
 
     init(spec: StageSpec, context: StageContext) throws {

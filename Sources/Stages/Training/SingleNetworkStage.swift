@@ -18,6 +18,9 @@ struct StageData<Record: JSONLRecord> {
         eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
         order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
     }
+
+    /// Reports of skipped bad lines, one per file that had any.
+    var notices: [String] { [train.skipReport, eval?.skipReport].compactMap { $0 } }
 }
 
 protocol SingleNetworkStage: Stage {
@@ -33,6 +36,7 @@ protocol SingleNetworkStage: Stage {
 
 extension SingleNetworkStage {
     public var completedSteps: Int { trainer.step }
+    public var notices: [String] { data.notices }
 
     func saveExtras(into root: inout CheckpointGroup) {}
     func restoreExtras(from root: CheckpointGroup, source: String) throws {}
