@@ -1,12 +1,5 @@
-// The GEMM driver: cache blocking, packing and threads around the register tile.
-//
-// Legend:
-//   M, N, K        C is M×N; the product runs over K (the depth).
-//   MR × NR        the register tile (GEMMMicroKernel.swift): 12×32 with AVX-512, 6×16 otherwise.
-//   row panel      MR rows of C and of op(A); column panel: NR columns of C and of op(B).
-//   kc             a depth block: K is cut into ⌈K / 512⌉ blocks of equal size.
-//   chunk          the unit of parallel work: a run of ≤ 8 row panels × a run of column panels.
-//   lane / depth   an operand's index along C (row of A, column of B) / along K.
+// The GEMM driver: the loop nest around the register tile, where each panel comes from, and the
+// threads (legend in GEMM.swift; blocks and chunks in GEMMPlan.swift).
 //
 // Loop nest of one chunk (GEMMChunk.run):
 //   for each depth block (kc deep), in K order:
@@ -15,12 +8,6 @@
 //                                   panels × kc ≈ 200 KB, stays there across column panels)
 //         tile = A panel · B panel, stored into C: + C if an earlier block (or `accumulate`) wrote
 //         it, + bias on the last block.
-//
-// Why these blocks (measured on Zen 5, L1d 48 KiB, L2 1 MiB): kc 384–512 ran 5–10% faster than
-// 128–256 (fewer C round trips per flop; the kc × 32 B panel streams from L2 fast enough), and
-// beyond 512 nothing improved. 8 row panels (96 rows) per chunk keep the A block in L2 and give
-// M = 2048 22 chunks: threads claim chunks as they go, and with 16-panel chunks the one left over at
-// the end cost 2 threads ~5% on the 0.8 ms shapes.
 //
 // Where the panels come from (decided by layout and shape, never by the thread count):
 //   B is packed once per call for all depth blocks, shared read-only by the chunks. Except for
@@ -35,107 +22,10 @@
 //     (A separate packing pass before the tiles cost 15% at 2048×512×128.)
 //   A short last row panel (M not a multiple of MR; see tileHeight) is packed, zero-padded.
 //
-// Determinism: every C element is summed in one fixed order — p ascending within a depth block,
-// depth blocks in order, then bias — that depends only on the shape. Threads only decide which
+// Threads: B is packed, then the chunks computed, each step split into chunks for
+// `Parallel.forEachChunk`. Every C element is summed in one fixed order — p ascending within a depth
+// block, depth blocks in order, then bias — that depends only on the shape; threads only decide which
 // chunk runs where, so 1, 2 or 16 threads give bit-identical C.
-
-/// The cache blocking and chunk grid of one GEMM shape.
-struct GEMMPlan {
-    static let maxDepthBlock = 512
-    static let maxRowPanelsPerChunk = 8
-    /// Column chunks are at least this many panels wide (64 or 32 columns).
-    static let minColumnPanelsPerChunk = 2
-    /// Split N too when M gives fewer row chunks than this, so that 2 threads still balance.
-    static let targetChunks = 4
-    /// At most this many row panels read B in place instead of packing it.
-    static let maxRowPanelsReadingBInPlace = 4
-
-    let m: Int, n: Int, k: Int
-    /// kc, the depth of every block but possibly the last.
-    let depthBlock: Int
-    let depthBlocks: Int
-    let rowPanels: Int, columnPanels: Int
-    let rowChunks: Int, columnChunks: Int
-    /// A row-major: full A panels are read in place. Otherwise they are packed by the first column panel.
-    let readsAInPlace: Bool
-    /// Skinny M with B lanes contiguous: full B panels are read in place, not packed.
-    let readsBInPlace: Bool
-
-    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int) {
-        self.m = m; self.n = n; self.k = k
-        depthBlocks = max(1, (k + Self.maxDepthBlock - 1) / Self.maxDepthBlock)
-        depthBlock = (k + depthBlocks - 1) / depthBlocks
-        rowPanels = (m + GEMMTile.rowCount - 1) / GEMMTile.rowCount
-        columnPanels = (n + GEMMTile.columnCount - 1) / GEMMTile.columnCount
-        // An even count when there is more than one: with equal chunks, 2 threads finish together
-        // (an odd count leaves one thread a whole chunk longer).
-        let rowChunksNeeded = (rowPanels + Self.maxRowPanelsPerChunk - 1) / Self.maxRowPanelsPerChunk
-        rowChunks = rowChunksNeeded <= 1 ? 1 : min(rowPanels, (rowChunksNeeded + 1) / 2 * 2)
-        let wanted = (Self.targetChunks + rowChunks - 1) / rowChunks
-        columnChunks = max(1, min(wanted, columnPanels / Self.minColumnPanelsPerChunk))
-        readsAInPlace = !layout.transposesA
-        readsBInPlace = !layout.transposesB && rowPanels <= Self.maxRowPanelsReadingBInPlace
-    }
-
-    var chunks: Int { rowChunks * columnChunks }
-
-    /// K indices of depth block `block`.
-    func depths(ofBlock block: Int) -> Range<Int> {
-        block * depthBlock ..< min(k, (block + 1) * depthBlock)
-    }
-
-    /// Row panels of `chunk`: an even share of all row panels.
-    func rowPanels(ofChunk chunk: Int) -> Range<Int> {
-        let r = chunk / columnChunks
-        return r * rowPanels / rowChunks ..< (r + 1) * rowPanels / rowChunks
-    }
-
-    /// Column panels of `chunk`: an even share of all column panels.
-    func columnPanels(ofChunk chunk: Int) -> Range<Int> {
-        let c = chunk % columnChunks
-        return c * columnPanels / columnChunks ..< (c + 1) * columnPanels / columnChunks
-    }
-
-    /// Floats of all packed B panels: K × N rounded up to whole panels.
-    var packedBCount: Int { k * columnPanels * GEMMTile.columnCount }
-
-    /// Where the packed B panel (depth block, column panel) starts: blocks in K order, panels in N
-    /// order within a block, each panel `depth × NR` floats.
-    func packedBOffset(block: Int, columnPanel: Int) -> Int {
-        let depths = depths(ofBlock: block)
-        return (depths.lowerBound * columnPanels + columnPanel * depths.count) * GEMMTile.columnCount
-    }
-}
-
-/// A or B as stored: element (lane, depth) at base[lane·laneStride + depth·depthStride].
-struct GEMMOperand {
-    let base: UnsafePointer<Float>
-    let laneStride: Int
-    let depthStride: Int
-
-    /// op(A) [M,K] of `layout`: lanes are rows of C.
-    init(a: UnsafePointer<Float>, lda: Int, _ layout: GEMMLayout) {
-        base = a
-        (laneStride, depthStride) = layout.transposesA ? (1, lda) : (lda, 1)
-    }
-
-    /// op(B) [K,N] of `layout`: lanes are columns of C.
-    init(b: UnsafePointer<Float>, ldb: Int, _ layout: GEMMLayout) {
-        base = b
-        (laneStride, depthStride) = layout.transposesB ? (ldb, 1) : (1, ldb)
-    }
-
-    func at(lane: Int, depth: Int) -> UnsafePointer<Float> { base + lane * laneStride + depth * depthStride }
-
-    /// Packs panels `panels` (each `width` lanes; lanes past `laneLimit` zero) over `depths`, one after
-    /// the other from `into`.
-    @inline(__always)
-    func pack(panels: Range<Int>, width: Int, laneLimit: Int, depths: Range<Int>, into: UnsafeMutablePointer<Float>) {
-        let firstLane = panels.lowerBound * width
-        packPanels(panels.count, from: at(lane: firstLane, depth: depths.lowerBound), laneStride: laneStride,
-                   depthStride: depthStride, lanes: laneLimit - firstLane, depth: depths.count, width: width, into: into)
-    }
-}
 
 /// The fast GEMM behind `gemm(_:m:n:k:a:lda:b:ldb:c:ldc:bias:accumulate:)`; m, n > 0.
 func gemmBlocked(
