@@ -8,8 +8,19 @@
 // buffer can be passed without a copy.
 //
 // `gemmNaive` is the reference: the textbook triple loop, used by tests as the oracle and kept as
-// the readable definition. `gemm` is the fast path: packed panels, a register tile per instruction
-// set, cache blocking and threads (GEMMDriver.swift, GEMMPacking.swift, GEMMMicroKernel.swift).
+// the readable definition. `gemm` is the fast path, in four files:
+//   GEMMPlan.swift         shape → depth blocks and the chunk grid threads share
+//   GEMMDriver.swift       the loop nest, where each panel comes from, threads
+//   GEMMPacking.swift      copying A and B into the panel order the tile reads
+//   GEMMMicroKernel.swift  the register tile (12×32 with AVX-512, 6×16 otherwise)
+//
+// Legend (all four files):
+//   M, N, K        C is M×N; the product runs over K, "the depth".
+//   MR × NR        the register tile: MR rows × NR columns of C kept in vector registers.
+//   row panel      MR rows of C and of op(A); column panel: NR columns of C and of op(B).
+//   kc             a depth block: K is cut into ⌈K / 512⌉ blocks of equal size.
+//   chunk          the unit of parallel work: a run of ≤ 8 row panels × a run of column panels.
+//   lane / depth   an operand's index along C (row of A, column of B) / along K.
 
 /// How the operands of `gemm` are stored.
 public enum GEMMLayout: String, Sendable, CaseIterable {

@@ -5,12 +5,42 @@
 // Lanes past the matrix edge are zero, so the tile always computes a full MR×NR block and only its
 // store is clipped.
 //
-// Why pack: the tile then reads both operands as one sequential stream whatever the layout (.nn,
-// .nt, .tn) and leading dimension, with no cache-set conflicts (a 1024-float leading dimension puts
-// every row of an unpacked B in the same L1 set) and no page-crossing strides. The three layouts
-// differ only in which source stride is 1:
+// Why pack: the tile then reads an operand as one sequential stream whatever the layout (.nn, .nt,
+// .tn) and leading dimension, with no cache-set conflicts (a 1024-float leading dimension puts every
+// row of an unpacked B in the same L1 set) and no page-crossing strides. B is packed this way; A
+// mostly is not (GEMMDriver.swift says when and why). The layouts differ only in which stride is 1:
 //   lanes contiguous (B of .nn/.tn, A of .tn):  each depth row of the panel is a short memcpy;
 //   depth contiguous (B of .nt, A of .nn):      a transpose, done 16×16 in registers.
+
+/// A or B as stored: element (lane, depth) at base[lane·laneStride + depth·depthStride].
+struct GEMMOperand {
+    let base: UnsafePointer<Float>
+    let laneStride: Int
+    let depthStride: Int
+
+    /// op(A) [M,K] of `layout`: lanes are rows of C.
+    init(a: UnsafePointer<Float>, lda: Int, _ layout: GEMMLayout) {
+        base = a
+        (laneStride, depthStride) = layout.transposesA ? (1, lda) : (lda, 1)
+    }
+
+    /// op(B) [K,N] of `layout`: lanes are columns of C.
+    init(b: UnsafePointer<Float>, ldb: Int, _ layout: GEMMLayout) {
+        base = b
+        (laneStride, depthStride) = layout.transposesB ? (ldb, 1) : (1, ldb)
+    }
+
+    func at(lane: Int, depth: Int) -> UnsafePointer<Float> { base + lane * laneStride + depth * depthStride }
+
+    /// Packs panels `panels` (each `width` lanes; lanes past `laneLimit` zero) over `depths`, one after
+    /// the other from `into`.
+    @inline(__always)
+    func pack(panels: Range<Int>, width: Int, laneLimit: Int, depths: Range<Int>, into: UnsafeMutablePointer<Float>) {
+        let firstLane = panels.lowerBound * width
+        packPanels(panels.count, from: at(lane: firstLane, depth: depths.lowerBound), laneStride: laneStride,
+                   depthStride: depthStride, lanes: laneLimit - firstLane, depth: depths.count, width: width, into: into)
+    }
+}
 
 /// Packs `panels` consecutive panels of a strided source, panel q (lanes q·width ..< (q+1)·width)
 /// at `into + q·width·depth` (layout above). source(l, d) = source[l·laneStride + d·depthStride];

@@ -20,13 +20,15 @@ public enum Parallel {
         return budget > 0 ? budget : max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Below this many floating-point operations per call a fork costs more than it saves: measured
-    /// on this machine kind, `concurrentPerform` has a ~60 µs fixed cost and a helper thread only joins
-    /// for halves ≳ 100 µs (SWIFT-NOTES B3). 4 MFLOP ≈ 40 µs of work at 100 GFLOP/s.
-    public static let minimumParallelFlops = 4_000_000
+    /// Below this many floating-point operations per call a fork costs more than it saves. Measured
+    /// on this machine kind (Zen 5 VM, 2 cores) with the GEMM at ~250 GFLOP/s: through ForkJoinPool a
+    /// fork costs ~1–2 µs while the helper spins and 2 threads ran 0.8 MFLOP (3.5 µs) 1.3×, 1 MFLOP
+    /// 1.5×, 2 MFLOP 1.7×, 4 MFLOP 1.8×, 17 MFLOP 1.9× faster. (Through `concurrentPerform` alone the
+    /// fork cost ~60 µs and 2 threads only paid off above ~25 MFLOP, ~100 µs of work.)
+    public static let minimumParallelFlops = 1_000_000
 
     /// Runs `body(chunk)` once for every chunk in `0..<chunks`, on up to `effectiveThreads` threads.
-    /// Worker `w` takes a contiguous run of chunks (good for caches). `body` must write only to
+    /// Threads claim chunks one at a time (ForkJoinPool.swift). `body` must write only to
     /// memory that belongs to its chunk. Pass `flops` (the total work) to stay on the calling thread
     /// when the work is too small to pay for a fork.
     public static func forEachChunk(_ chunks: Int, flops: Int = .max, _ body: (Int) -> Void) {
@@ -36,6 +38,8 @@ public enum Parallel {
             for chunk in 0..<chunks { body(chunk) }
             return
         }
+        if ForkJoinPool.shared.run(chunks: chunks, workers: workers, body) { return }
+        // Another job holds the pool (a concurrent caller, or a chunk that forks again).
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
