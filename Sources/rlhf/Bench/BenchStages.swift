@@ -19,8 +19,10 @@ struct BenchStages: ParsableCommand {
     @Flag(help: "One JSON object per measurement.") var json = false
 
     struct Row: Codable {
-        var peer = "swift-rlhf", workload: String
-        var config = "tiny", threads: Int, batch: Int, median_ms: Double, best_ms: Double, tokens_per_s: Double
+        var peer = "swift-rlhf"
+        var workload: String
+        var config = "tiny"
+        var threads: Int, batch: Int, median_ms: Double, best_ms: Double, tokens_per_s: Double
     }
 
     func run() throws {
