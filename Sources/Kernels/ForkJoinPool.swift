@@ -9,8 +9,10 @@
 // helper spins for `spinTime` watching for the next one (training runs kernels back to back), then
 // parks on a semaphore. The caller publishes a job, wakes parked helpers and takes chunks itself;
 // everybody claims chunks one at a time from one atomic word, so a helper that arrives late simply
-// does fewer. Which thread runs a chunk never changes what the chunk computes, so results stay
-// bit-identical for any thread count (DESIGN §4).
+// does fewer. The caller claims from the front and helpers from the back, so from one call to the
+// next each thread tends to get the same chunks (and finds their rows in its own cache: 2 threads
+// ran the .nn GEMMs 3–8% faster than with one shared front). Which thread runs a chunk never
+// changes what the chunk computes, so results stay bit-identical for any thread count (DESIGN §4).
 //
 // One job at a time: a second caller (another task, or a chunk body that forks again) gets `false`
 // from `run` and uses concurrentPerform instead.
@@ -25,8 +27,7 @@ final class ForkJoinPool: @unchecked Sendable {
     /// How long an idle helper keeps spinning before it parks.
     static let spinTime: UInt64 = 100_000  // ns
 
-    /// The job's bounds and claims in one word, so that a claim is one compare-exchange:
-    /// bits 0..<24 next unclaimed chunk, 24..<48 chunk count, 48..<56 helpers allowed to join.
+    /// The job's bounds and claims in one word (`JobWord`), so that a claim is one compare-exchange.
     private let state = Atomic<Int>(0)
     /// The current job's body (a `Job` on the caller's stack). Read only after claiming a chunk: a
     /// claimed but unfinished chunk keeps the caller, and so the job, alive.
@@ -49,8 +50,26 @@ final class ForkJoinPool: @unchecked Sendable {
         init(index: Int) { self.index = index }
     }
 
-    static let maxChunks = 1 << 24 - 1
-    private static let chunkBits = 24
+    /// Chunk counts, claims and helper counts packed into one Int.
+    private struct JobWord {
+        static let fieldBits = 18
+        static let fieldMask = 1 << fieldBits - 1
+        static let maxChunks = fieldMask
+        static let maxHelpers = 511
+        var raw: Int
+
+        init(raw: Int) { self.raw = raw }
+        init(chunks: Int, allowedHelpers: Int) { raw = allowedHelpers << (3 * Self.fieldBits) | chunks << (2 * Self.fieldBits) }
+
+        /// Chunks claimed from the front (by the caller: 0, 1, 2, …) and from the back (by helpers:
+        /// chunks−1, chunks−2, …). Meeting in the middle, the caller and a helper keep roughly the
+        /// same chunks from one call to the next, and so the same rows of C and A in their caches.
+        var front: Int { raw & Self.fieldMask }
+        var back: Int { raw >> Self.fieldBits & Self.fieldMask }
+        var chunks: Int { raw >> (2 * Self.fieldBits) & Self.fieldMask }
+        var allowedHelpers: Int { raw >> (3 * Self.fieldBits) }
+        var hasUnclaimed: Bool { front + back < chunks }
+    }
 
     private init(helpers count: Int) {
         helpers = (0..<count).map { Helper(index: $0) }
@@ -64,11 +83,11 @@ final class ForkJoinPool: @unchecked Sendable {
     /// Runs `body` for every chunk in `0..<chunks` on the caller and up to `workers - 1` helpers.
     /// Returns false, doing nothing, if another job is running or `chunks` is too large.
     func run(chunks: Int, workers: Int, _ body: (Int) -> Void) -> Bool {
-        guard chunks <= Self.maxChunks,
+        guard chunks <= JobWord.maxChunks,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         defer { busy.store(false, ordering: .releasing) }
-        let allowedHelpers = min(workers - 1, helpers.count, 255)
+        let allowedHelpers = min(workers - 1, helpers.count, JobWord.maxHelpers)
         withoutActuallyEscaping(body) { body in
             let current = Job(body: body)
             withUnsafePointer(to: current) { jobPointer in
@@ -76,8 +95,7 @@ final class ForkJoinPool: @unchecked Sendable {
                 job.store(UnsafeRawPointer(jobPointer), ordering: .releasing)
                 // Sequentially consistent with the helper's park (store `sleeping`, then load `state`):
                 // either it sees this job or we see it sleeping.
-                state.store(allowedHelpers << (2 * Self.chunkBits) | chunks << Self.chunkBits,
-                            ordering: .sequentiallyConsistent)
+                state.store(JobWord(chunks: chunks, allowedHelpers: allowedHelpers).raw, ordering: .sequentiallyConsistent)
                 for helper in helpers.prefix(allowedHelpers)
                 where helper.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
                     helper.wake.signal()
@@ -93,39 +111,38 @@ final class ForkJoinPool: @unchecked Sendable {
         return true
     }
 
-    /// Claims chunks of the current job until none is left; a helper only if the job allows it.
+    /// Claims chunks of the current job until none is left: the caller (helperIndex nil) from the
+    /// front, a helper from the back if the job allows it.
     private func claimAndRun(helperIndex: Int?) {
-        let mask = 1 << Self.chunkBits - 1
-        var word = state.load(ordering: .relaxed)
-        while true {
-            let next = word & mask, chunks = word >> Self.chunkBits & mask
-            let allowed = word >> (2 * Self.chunkBits)
-            if next >= chunks { return }
-            if let helperIndex, helperIndex >= allowed { return }
+        var word = JobWord(raw: state.load(ordering: .relaxed))
+        while word.hasUnclaimed {
+            if let helperIndex, helperIndex >= word.allowedHelpers { return }
+            let fromFront = helperIndex == nil
+            let claimed = JobWord(raw: word.raw + (fromFront ? 1 : 1 << JobWord.fieldBits))
             let (exchanged, original) = state.compareExchange(
-                expected: word, desired: word + 1, ordering: .acquiringAndReleasing)
-            guard exchanged else { word = original; continue }
-            job.load(ordering: .acquiring)!.assumingMemoryBound(to: Job.self).pointee.body(next)
+                expected: word.raw, desired: claimed.raw, ordering: .acquiringAndReleasing)
+            guard exchanged else { word = JobWord(raw: original); continue }
+            let chunk = fromFront ? word.front : word.chunks - 1 - word.back
+            job.load(ordering: .acquiring)!.assumingMemoryBound(to: Job.self).pointee.body(chunk)
             finished.add(1, ordering: .releasing)
-            word = state.load(ordering: .relaxed)
+            word = JobWord(raw: state.load(ordering: .relaxed))
         }
     }
 
     /// Whether a job has chunks this helper may claim.
     private func hasWork(for helper: Helper) -> Bool {
-        let mask = 1 << Self.chunkBits - 1
-        let word = state.load(ordering: .sequentiallyConsistent)
-        return word & mask < word >> Self.chunkBits & mask && helper.index < word >> (2 * Self.chunkBits)
+        let word = JobWord(raw: state.load(ordering: .sequentiallyConsistent))
+        return word.hasUnclaimed && helper.index < word.allowedHelpers
     }
 
     private func helperLoop(_ helper: Helper) {
         while true {
             claimAndRun(helperIndex: helper.index)
-            // Spin a while for the next job, then park.
+            // Spin a while for the next job (reading the clock every 64 looks), then park.
             let deadline = DispatchTime.now().uptimeNanoseconds + Self.spinTime
             var found = false
             while !found && DispatchTime.now().uptimeNanoseconds < deadline {
-                for _ in 0..<64 where hasWork(for: helper) { found = true; break }
+                for _ in 0..<64 where !found { found = hasWork(for: helper) }
             }
             if found { continue }
             helper.sleeping.store(true, ordering: .sequentiallyConsistent)

@@ -41,11 +41,11 @@ func gemmBlocked(
     ScratchPool.withFloats(plan.readsBInPlace ? 0 : plan.packedBCount) { scratch in
         let packedB: UnsafePointer<Float>? = plan.readsBInPlace ? nil : UnsafePointer(scratch)
         if packedB != nil {
-            // O(K·N) work, but no tile can start before it: split it too (4 column panels a chunk).
-            let groups = (plan.columnPanels + 3) / 4
+            // O(K·N) work, but no tile can start before it: split it too (2 column panels a chunk).
+            let groups = (plan.columnPanels + 1) / 2
             Parallel.forEachChunk(plan.depthBlocks * groups, flops: 2 * m * n * k) { chunk in
-                let block = chunk / groups, firstPanel = chunk % groups * 4
-                b.pack(panels: firstPanel..<min(plan.columnPanels, firstPanel + 4), width: GEMMTile.columnCount,
+                let block = chunk / groups, firstPanel = chunk % groups * 2
+                b.pack(panels: firstPanel..<min(plan.columnPanels, firstPanel + 2), width: GEMMTile.columnCount,
                        laneLimit: n, depths: plan.depths(ofBlock: block),
                        into: scratch + plan.packedBOffset(block: block, columnPanel: firstPanel))
             }

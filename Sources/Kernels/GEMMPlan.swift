@@ -5,10 +5,12 @@
 // Why these blocks (measured on Zen 5, L1d 48 KiB, L2 1 MiB per core):
 //   kc ≤ 512: 384–512 ran 5–10% faster than 128–256 (fewer round trips of C per flop; the kc × 32 B
 //     panel streams from L2 fast enough), and beyond 512 nothing improved.
-//   ≤ 8 row panels (96 rows) per chunk: the chunk's A block (≤ 8·MR × kc floats, ~200 KB) stays in
-//     L2 across column panels, and M = 2048 gives 22 chunks. Threads claim chunks as they go; with
-//     16-panel chunks the chunk left over at the end cost 2 threads ~5% on the 0.8 ms shapes.
-//   An even chunk count, and N split too when M is small, so that 2 threads get equal shares.
+//   Row chunks of 8 row panels (96 rows): the chunk's A block (≤ 8·MR × kc floats, ~200 KB) stays
+//     in L2 across column panels. Threads claim chunks as they go (ForkJoinPool), so the last
+//     chunks are made small — a quarter of the panels left, down to 1 — and the threads finish
+//     within a panel of each other: with equal 16-panel chunks, the one left over at the end cost
+//     2 threads ~5% on the 0.8 ms shapes.
+//   N is split too when M gives fewer than 4 row chunks.
 
 /// The cache blocking and chunk grid of one GEMM shape.
 struct GEMMPlan {
@@ -38,10 +40,10 @@ struct GEMMPlan {
         depthBlock = (k + depthBlocks - 1) / depthBlocks
         rowPanels = (m + GEMMTile.rowCount - 1) / GEMMTile.rowCount
         columnPanels = (n + GEMMTile.columnCount - 1) / GEMMTile.columnCount
-        // An even count when there is more than one: with equal chunks, 2 threads finish together
-        // (an odd count leaves one thread a whole chunk longer).
-        let rowChunksNeeded = (rowPanels + Self.maxRowPanelsPerChunk - 1) / Self.maxRowPanelsPerChunk
-        rowChunks = rowChunksNeeded <= 1 ? 1 : min(rowPanels, (rowChunksNeeded + 1) / 2 * 2)
+        let fullChunksEnd = Self.fullRowChunks(rowPanels) * Self.maxRowPanelsPerChunk
+        var tailChunks = 0, start = fullChunksEnd
+        while start < rowPanels { start += Self.rowChunkSize(remaining: rowPanels - start); tailChunks += 1 }
+        rowChunks = max(1, Self.fullRowChunks(rowPanels) + tailChunks)
         let wanted = (Self.targetChunks + rowChunks - 1) / rowChunks
         columnChunks = max(1, min(wanted, columnPanels / Self.minColumnPanelsPerChunk))
         readsAInPlace = !layout.transposesA
@@ -55,10 +57,25 @@ struct GEMMPlan {
         block * depthBlock ..< min(k, (block + 1) * depthBlock)
     }
 
-    /// Row panels of `chunk`: an even share of all row panels.
+    /// Row chunks are `maxRowPanelsPerChunk` panels while at least 4 times that many remain, then a
+    /// quarter of what remains (at least one panel).
+    private static func rowChunkSize(remaining: Int) -> Int {
+        min(maxRowPanelsPerChunk, max(1, remaining / 4))
+    }
+
+    /// How many full-size row chunks lead.
+    private static func fullRowChunks(_ rowPanels: Int) -> Int {
+        let tailStart = 4 * maxRowPanelsPerChunk
+        return rowPanels < tailStart ? 0 : (rowPanels - tailStart) / maxRowPanelsPerChunk + 1
+    }
+
+    /// Row panels of `chunk`.
     func rowPanels(ofChunk chunk: Int) -> Range<Int> {
-        let r = chunk / columnChunks
-        return r * rowPanels / rowChunks ..< (r + 1) * rowPanels / rowChunks
+        let r = chunk / columnChunks, full = Self.fullRowChunks(rowPanels), size = Self.maxRowPanelsPerChunk
+        if r < full { return r * size ..< (r + 1) * size }
+        var start = full * size
+        for _ in full..<r { start += Self.rowChunkSize(remaining: rowPanels - start) }
+        return start ..< min(rowPanels, start + Self.rowChunkSize(remaining: rowPanels - start))
     }
 
     /// Column panels of `chunk`: an even share of all column panels.
