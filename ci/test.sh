@@ -7,9 +7,12 @@ source ci/setup.sh
 echo "== swift build"
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
 echo "== swift test"
-swift test --skip-build 2>&1 | tee /tmp/swift-rlhf-test.log | grep -vE '^(Test Case|◇|􀟈).*started' || true
-grep -qE '(Test run with .* passed|Executed .* with 0 failures)' /tmp/swift-rlhf-test.log
-! grep -qE '(Test run with .* failed|with [1-9][0-9]* failures?)' /tmp/swift-rlhf-test.log
+log=$(mktemp)
+swift test --skip-build 2>&1 | tee "$log" | grep -vE '^(Test Case|◇|􀟈).*started' || true
+grep -qE 'Test run with [0-9]+ tests? .*passed' "$log"
+if grep -qE '(Test run with .* failed|with [1-9][0-9]* failures?)' "$log"; then exit 1; fi
+swift_tests=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
+rm -f "$log"
 
 echo "== checkpoint interop: h5dump and h5py read a file written by rlhf"
 python3 -c 'import h5py, numpy' 2>/dev/null || python3 -m pip install -q h5py numpy
@@ -67,3 +70,6 @@ with open(sys.argv[1], "a", encoding="utf-8") as f:
 PY
 "$rlhf" eval --checkpoint "$scratch/out/sft/final.h5" --data "$scratch/mixed.jsonl" --json >"$scratch/eval.json"
 python3 ci/check_eval_numpy.py "$scratch/out/sft/final.h5" "$scratch/mixed.jsonl" "$scratch/eval.json"
+
+# Reached only when everything above passed (set -e): the Swift tests plus the two scripted checks.
+echo "ci: $((swift_tests + 2)) passed, 0 failed"
