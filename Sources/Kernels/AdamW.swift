@@ -22,17 +22,19 @@ public func adamWUpdate(
     let c2 = Float(1 / (1 - _pow(Double(s.beta2), step)))
     Parallel.forEachChunk((count + elementwiseChunk - 1) / elementwiseChunk, flops: 12 * count) { chunk in
         let begin = chunk * elementwiseChunk, end = min(count, begin + elementwiseChunk)
-        forEachVector(end - begin) { j, n in
-            let i = begin + j
+        @inline(__always) func update(_ i: Int, _ n: Int) {
             let g = load(grads + i, n)
             let mi = s.beta1 * load(m + i, n) + (1 - s.beta1) * g
             let vi = s.beta2 * load(v + i, n) + (1 - s.beta2) * g * g
             let p = load(params + i, n)
-            let update = (mi * c1) / ((vi * c2).squareRoot() + s.epsilon) + wd * p
+            let step = (mi * c1) / ((vi * c2).squareRoot() + s.epsilon) + wd * p
             store(mi, m + i, n)
             store(vi, v + i, n)
-            store(p - lr * update, params + i, n)
+            store(p - lr * step, params + i, n)
         }
+        var i = begin
+        while i + lanes <= end { update(i, lanes); i += lanes }
+        if i < end { update(i, end - i) }
     }
 }
 

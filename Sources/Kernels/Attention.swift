@@ -51,10 +51,17 @@ func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     forEachVector(n) { j, k in runningMax = vmax(runningMax, load(x + j, k, fill: -.greatestFiniteMagnitude)) }
     let mx = runningMax.max()
     var vsum = Vec(repeating: 0)
-    forEachVector(n) { j, k in
-        let e = vexp(load(x + j, k) - mx)
-        vsum += k == lanes ? e : e.replacing(with: 0, where: laneIndices .>= SIMD16<Int32>(repeating: Int32(k)))
-        store(e, x + j, k)
+    var j = 0                                       // an explicit loop around vexp: see TokenLogProbs.swift
+    while j + lanes <= n {
+        let e = vexp(load(x + j) - mx)
+        vsum += e
+        store(e, x + j)
+        j += lanes
+    }
+    if j < n {
+        let e = vexp(load(x + j, n - j) - mx)
+        vsum += e.replacing(with: 0, where: laneIndices .>= SIMD16<Int32>(repeating: Int32(n - j)))
+        store(e, x + j, n - j)
     }
     let inv = 1 / vsum.sum()
     forEachVector(n) { j, k in store(load(x + j, k) * inv, x + j, k) }

@@ -18,9 +18,17 @@ let elementwiseChunk = 16_384
 public func geluForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
     Parallel.forEachChunk((count + elementwiseChunk - 1) / elementwiseChunk, flops: 20 * count) { chunk in
         let begin = chunk * elementwiseChunk, end = min(count, begin + elementwiseChunk)
-        forEachVector(end - begin) { j, n in
-            let v = load(x + begin + j, n)
-            store(v * sigmoidOfTwoU(v), out + begin + j, n)
+        // An explicit loop rather than `forEachVector`: with the math inlined, the closure grew too
+        // large for the optimiser to inline, and a call per vector cost more than the math.
+        var i = begin
+        while i + lanes <= end {
+            let v = load(x + i)
+            store(v * sigmoidOfTwoU(v), out + i)
+            i += lanes
+        }
+        if i < end {
+            let v = load(x + i, end - i)
+            store(v * sigmoidOfTwoU(v), out + i, end - i)
         }
     }
 }
@@ -30,22 +38,31 @@ public func geluBackward(dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Fl
                          x: UnsafePointer<Float>, count: Int) {
     Parallel.forEachChunk((count + elementwiseChunk - 1) / elementwiseChunk, flops: 30 * count) { chunk in
         let begin = chunk * elementwiseChunk, end = min(count, begin + elementwiseChunk)
-        forEachVector(end - begin) { j, n in
-            let v = load(x + begin + j, n)
-            let vc = clampForGELU(v)
-            let s = sigmoidOfTwoU(v)
-            let grad = s + vc * s * (1 - s) * 2 * geluScale * (1 + 3 * geluCubic * vc * vc)
-            let p = dx + begin + j
-            store(load(p, n).addingProduct(load(dout + begin + j, n), grad), p, n)
+        var i = begin
+        while i + lanes <= end {
+            store(load(dx + i).addingProduct(load(dout + i), geluDerivative(load(x + i))), dx + i)
+            i += lanes
+        }
+        if i < end {
+            let n = end - i
+            store(load(dx + i, n).addingProduct(load(dout + i, n), geluDerivative(load(x + i, n))), dx + i, n)
         }
     }
 }
 
-@inline(__always)
+/// gelu'(x) = σ(2u) + x·σ(2u)·(1 − σ(2u))·2u'   (x clamped to ±10 inside, see the file header).
+@_transparent
+func geluDerivative(_ v: Vec) -> Vec {
+    let vc = clampForGELU(v)
+    let s = sigmoidOfTwoU(v)
+    return s + vc * s * (1 - s) * (2 * geluScale) * (1 + (3 * geluCubic) * vc * vc)
+}
+
+@_transparent
 func clampForGELU(_ v: Vec) -> Vec { vmax(vmin(v, Vec(repeating: 10)), Vec(repeating: -10)) }
 
 /// σ(2u) = 1 / (1 + e^{−2u}) with u = √(2/π)·(x + 0.044715·x³) on x clamped to ±10.
-@inline(__always)
+@_transparent
 func sigmoidOfTwoU(_ v: Vec) -> Vec {
     let vc = clampForGELU(v)
     let u = geluScale * vc.addingProduct(geluCubic * vc, vc * vc)

@@ -22,10 +22,19 @@ public func tokenLogProbsForward(
             var runningMax = Vec(repeating: -.greatestFiniteMagnitude)
             forEachVector(v) { j, k in runningMax = vmax(runningMax, load(z + j, k, fill: -.greatestFiniteMagnitude)) }
             let mx = runningMax.max()
+            // Explicit loops around vexp (here and below): inside a `forEachVector` closure it made the
+            // closure too large to inline, leaving a call per vector.
             var sum = Vec(repeating: 0), weighted = Vec(repeating: 0)
-            forEachVector(v) { j, k in
-                let x = load(z + j, k, fill: mx) - mx
-                let e = k == lanes ? vexp(x) : vexp(x).replacing(with: 0, where: laneIndices .>= SIMD16<Int32>(repeating: Int32(k)))
+            var j = 0
+            while j + lanes <= v {
+                let x = load(z + j) - mx, e = vexp(x)
+                sum += e
+                weighted.addProduct(e, x)
+                j += lanes
+            }
+            if j < v {
+                let x = load(z + j, v - j, fill: mx) - mx
+                let e = vexp(x).replacing(with: 0, where: laneIndices .>= SIMD16<Int32>(repeating: Int32(v - j)))
                 sum += e
                 weighted.addProduct(e, x)
             }
@@ -52,7 +61,12 @@ public func tokenLogProbsBackward(
             let z = logits + r * v, g = dlogp[r], target = Int(targets[r])
             if g == 0 || target < 0 { z.update(repeating: 0, count: v); continue }
             let shift = lse[r]
-            forEachVector(v) { j, k in store(-g * vexp(load(z + j, k) - shift), z + j, k) }
+            var j = 0
+            while j + lanes <= v {
+                store(-g * vexp(load(z + j) - shift), z + j)
+                j += lanes
+            }
+            if j < v { store(-g * vexp(load(z + j, v - j) - shift), z + j, v - j) }
             z[target] += g
         }
     }
