@@ -23,24 +23,53 @@ public func attentionRow(
     q: UnsafePointer<Float>, kT: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     keys n: Int, headSize d: Int, scale: Float
 ) {
-    // Scores, 16 keys at a time, accumulated in a register over the D components.
-    forEachVector(n) { j, k in
+    // Scores: 64 keys at a time in four independent accumulators (one chain would wait on the FMA
+    // latency), then 16 at a time, then a partial vector.
+    var j = 0
+    while j + 4 * lanes <= n {
+        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        for c in 0..<d {
+            let qc = Vec(repeating: q[c]), keys = kT + c * ldk + j
+            a0.addProduct(qc, load(keys)); a1.addProduct(qc, load(keys + lanes))
+            a2.addProduct(qc, load(keys + 2 * lanes)); a3.addProduct(qc, load(keys + 3 * lanes))
+        }
+        store(a0 * scale, probs + j); store(a1 * scale, probs + j + lanes)
+        store(a2 * scale, probs + j + 2 * lanes); store(a3 * scale, probs + j + 3 * lanes)
+        j += 4 * lanes
+    }
+    while j < n {
+        let k = min(lanes, n - j)
         var acc = Vec(repeating: 0)
         for c in 0..<d { acc.addProduct(Vec(repeating: q[c]), load(kT + c * ldk + j, k)) }
         store(acc * scale, probs + j, k)
+        j += k
     }
     softmaxInPlace(probs, n)
     weightedSumOfRows(out: out, weights: probs, rows: v, ld: ldv, count: n, width: d)
 }
 
-/// out[0..<width] = Σ_j weights[j] · rows[j·ld ..< j·ld + width], 16 columns at a time in a register.
+/// out[0..<width] = Σ_j weights[j] · rows[j·ld ..< j·ld + width]: 64 columns at a time in four
+/// accumulators, then 16 at a time, then a partial vector.
 @inline(__always)
 func weightedSumOfRows(out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
                        ld: Int, count n: Int, width: Int) {
-    forEachVector(width) { c, k in
+    var c = 0
+    while c + 4 * lanes <= width {
+        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        for j in 0..<n {
+            let w = Vec(repeating: weights[j]), row = rows + j * ld + c
+            a0.addProduct(w, load(row)); a1.addProduct(w, load(row + lanes))
+            a2.addProduct(w, load(row + 2 * lanes)); a3.addProduct(w, load(row + 3 * lanes))
+        }
+        store(a0, out + c); store(a1, out + c + lanes); store(a2, out + c + 2 * lanes); store(a3, out + c + 3 * lanes)
+        c += 4 * lanes
+    }
+    while c < width {
+        let k = min(lanes, width - c)
         var acc = Vec(repeating: 0)
         for j in 0..<n { acc.addProduct(Vec(repeating: weights[j]), load(rows + j * ld + c, k)) }
         store(acc, out + c, k)
+        c += k
     }
 }
 
