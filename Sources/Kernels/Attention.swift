@@ -23,27 +23,10 @@ public func attentionRow(
     q: UnsafePointer<Float>, kT: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     keys n: Int, headSize d: Int, scale: Float
 ) {
-    // Scores: 64 keys at a time in four independent accumulators (one chain would wait on the FMA
-    // latency), then 16 at a time, then a partial vector.
-    var j = 0
-    while j + 4 * lanes <= n {
-        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-        for c in 0..<d {
-            let qc = Vec(repeating: q[c]), keys = kT + c * ldk + j
-            a0.addProduct(qc, load(keys)); a1.addProduct(qc, load(keys + lanes))
-            a2.addProduct(qc, load(keys + 2 * lanes)); a3.addProduct(qc, load(keys + 3 * lanes))
-        }
-        store(a0 * scale, probs + j); store(a1 * scale, probs + j + lanes)
-        store(a2 * scale, probs + j + 2 * lanes); store(a3 * scale, probs + j + 3 * lanes)
-        j += 4 * lanes
-    }
-    while j < n {
-        let k = min(lanes, n - j)
-        var acc = Vec(repeating: 0)
-        for c in 0..<d { acc.addProduct(Vec(repeating: q[c]), load(kT + c * ldk + j, k)) }
-        store(acc * scale, probs + j, k)
-        j += k
-    }
+    // Scores: probs[j] = Σ_c q[c]·kT[c, j] is the same weighted sum of rows as the output below,
+    // over the D rows of Kᵀ, so one routine serves both.
+    weightedSumOfRows(out: probs, weights: q, rows: kT, ld: ldk, count: d, width: n)
+    Kernels.scale(probs, count: n, by: scale)
     softmaxInPlace(probs, n)
     weightedSumOfRows(out: out, weights: probs, rows: v, ld: ldv, count: n, width: d)
 }
