@@ -57,8 +57,11 @@ let package = Package(
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
         .target(
             name: "Kernels",
-            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CPrefetch", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
+
+        // The one CPU instruction Swift cannot emit: a software prefetch (decode-time weight streams).
+        .target(name: "CPrefetch"),
 
         // The GPT-2-style decoder: parameters, forward/backward, heads, KV-cache sampling.
         .target(name: "Transformer", dependencies: ["Kernels"], swiftSettings: numericFlags),

@@ -13,6 +13,7 @@
 //   GEMMDriver.swift       the loop nest, where each panel comes from, threads
 //   GEMMPacking.swift      copying A and B into the panel order the tile reads
 //   GEMMMicroKernel.swift  the register tile (12×32 with AVX-512, 6×16 otherwise)
+//   GEMMPackedB.swift      B packed once for many products (a decoder's weights)
 //
 // Legend (all four files):
 //   M, N, K        C is M×N; the product runs over K, "the depth".

@@ -17,6 +17,8 @@
 // The tile reads A and B through strides, so the same code serves packed panels and operands read
 // in place (A of .nn, A of .tn in the first column panel, B for skinny M; see GEMMDriver.swift).
 
+import CPrefetch
+
 #if arch(x86_64) && RLHF_AVX512
 /// The vector of this build's tiles: one zmm register.
 typealias TileVector = SIMD16<Float>
@@ -63,12 +65,14 @@ struct TileProduct {
 /// Computes one tile with the register tile of height `tileHeight(forRows: rowLimit)`. The driver's
 /// one entry point into this file. Being non-generic, it is compiled here, where the generic tile is
 /// visible: a debug build (no whole-module optimisation) cannot specialise a generic across files.
+/// `bPrefetchDistance` > 0: each step also prefetches B this many floats ahead (B packed beforehand
+/// and streamed from memory: see GEMMPackedB.swift).
 @inline(__always)
-func multiplyTile(_ product: TileProduct) {
+func multiplyTile(_ product: TileProduct, bPrefetchDistance: Int) {
     switch tileHeight(forRows: product.rowLimit) {
-    case GEMMTile.rowCount: GEMMTile.multiply(product)
-    case GEMMTwoThirdsTile.rowCount: GEMMTwoThirdsTile.multiply(product)
-    default: GEMMThirdTile.multiply(product)
+    case GEMMTile.rowCount: GEMMTile.multiply(product, bPrefetchDistance: bPrefetchDistance)
+    case GEMMTwoThirdsTile.rowCount: GEMMTwoThirdsTile.multiply(product, bPrefetchDistance: bPrefetchDistance)
+    default: GEMMThirdTile.multiply(product, bPrefetchDistance: bPrefetchDistance)
     }
 }
 
@@ -85,18 +89,22 @@ struct RegisterTile<let rows: Int, let vectors: Int, Vector: SIMD> where Vector.
     init() {}
 
     @inline(__always)
-    static func multiply(_ product: TileProduct) {
+    static func multiply(_ product: TileProduct, bPrefetchDistance: Int) {
         var tile = Self()
-        tile.accumulate(product)
+        tile.accumulate(product, bPrefetchDistance: bPrefetchDistance)
         tile.store(product)
     }
 
     /// sums[i][j] += Σ_{p < depth} a(i, p) · b(p, j), p ascending.
     @inline(__always)
-    mutating func accumulate(_ product: TileProduct) {
+    mutating func accumulate(_ product: TileProduct, bPrefetchDistance: Int) {
         let width = Vector.scalarCount
         var a = product.a, b = product.b
         for p in 0..<product.depth {
+            if bPrefetchDistance > 0 {
+                // One prefetch per 64-byte line of the B row.
+                for line in 0..<Self.columnCount / 16 { rlhf_prefetch(b + bPrefetchDistance + line &* 16) }
+            }
             var bRow = InlineArray<vectors, Vector>(repeating: .zero)
             for v in 0..<vectors { bRow[v] = UnsafeRawPointer(b + v &* width).loadUnaligned(as: Vector.self) }
             if let packed = product.packingA {

@@ -39,10 +39,12 @@ struct GEMMPlan {
     /// Skinny M with B lanes contiguous: full B panels are read in place, not packed.
     let readsBInPlace: Bool
 
-    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int) {
+    /// `bIsPrepacked`: B comes packed by `GEMMPackedB` (for every depth block, in this plan's panel
+    /// order), so it is never read in place and the depth blocks must not depend on M.
+    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int, bIsPrepacked: Bool = false) {
         self.m = m; self.n = n; self.k = k
         rowPanels = (m + GEMMTile.rowCount - 1) / GEMMTile.rowCount
-        readsBInPlace = !layout.transposesB && rowPanels <= Self.maxRowPanelsReadingBInPlace
+        readsBInPlace = !bIsPrepacked && !layout.transposesB && rowPanels <= Self.maxRowPanelsReadingBInPlace
         let maxDepth = readsBInPlace ? Self.maxDepthBlockReadingBInPlace : Self.maxDepthBlock
         depthBlocks = max(1, (k + maxDepth - 1) / maxDepth)
         depthBlock = (k + depthBlocks - 1) / depthBlocks

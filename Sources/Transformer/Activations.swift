@@ -42,10 +42,11 @@ struct BackwardScratch {
     var dfch: UnsafeMutablePointer<Float>     // [N, 4C]
 }
 
-/// One float buffer that successive `Activations` are carved from: a model alternating between batch
-/// shapes (PPO: rollout scoring, mini-batches, generation prefill) reuses it instead of faulting in
-/// fresh pages each time. It only grows.
-final class ActivationStorage {
+/// One float buffer that a model carves its working memory from, and keeps: successive `Activations`
+/// (PPO alternates between batch shapes: rollout scoring, mini-batches, generation prefill) and
+/// successive KV-cache decoders reuse it instead of faulting in fresh pages each time (a small-model
+/// decoder holds ~60 MB, ~15 000 pages). It only grows.
+final class FloatStorage {
     let base: UnsafeMutablePointer<Float>
     let capacity: Int
 
@@ -58,10 +59,24 @@ final class ActivationStorage {
     deinit { base.deallocate() }
 }
 
+/// Hands out consecutive regions of a `FloatStorage`.
+struct FloatCarver {
+    let storage: FloatStorage
+    private(set) var used = 0
+
+    init(_ storage: FloatStorage) { self.storage = storage }
+
+    mutating func carve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        precondition(used + count <= storage.capacity, "storage too small")
+        defer { used += count }
+        return storage.base + used
+    }
+}
+
 /// All activations for one (B, T), carved from a shared storage.
 final class Activations {
     let batch: Int, time: Int
-    let storage: ActivationStorage
+    let storage: FloatStorage
     var blocks: [BlockActivations] = []
     let encoded: UnsafeMutablePointer<Float>   // [N, C] token + position embedding
     let lnf: UnsafeMutablePointer<Float>       // [N, C] final LayerNorm output (the heads' input)
@@ -82,18 +97,15 @@ final class Activations {
     }
 
     /// Carves (B, T) activations from `storage`, which must hold `size(config:batch:time:)` floats.
-    init(config: GPTConfig, batch: Int, time: Int, storage: ActivationStorage) {
+    init(config: GPTConfig, batch: Int, time: Int, storage: FloatStorage) {
         self.batch = batch
         self.time = time
         self.storage = storage
         let n = batch * time, c = config.embedding
         let capacity = Self.size(config: config, batch: batch, time: time)
         precondition(capacity <= storage.capacity, "activation storage too small")
-        var next = storage.base
-        func carve(_ count: Int) -> UnsafeMutablePointer<Float> {
-            defer { next += count }
-            return next
-        }
+        var carver = FloatCarver(storage)
+        func carve(_ count: Int) -> UnsafeMutablePointer<Float> { carver.carve(count) }
         for _ in 0..<config.layers {
             blocks.append(BlockActivations(
                 ln1: carve(n * c), mean1: carve(n), rstd1: carve(n), qkv: carve(3 * n * c),
@@ -105,6 +117,6 @@ final class Activations {
         logits = carve(n * config.vocab); lse = carve(n); values = carve(n)
         scratch = BackwardScratch(dres: carve(n * c), dln: carve(n * c), datty: carve(n * c),
                                   dqkv: carve(3 * n * c), dfcg: carve(4 * n * c), dfch: carve(4 * n * c))
-        precondition(next - storage.base == capacity, "activation layout does not add up")
+        precondition(carver.used == capacity, "activation layout does not add up")
     }
 }

@@ -21,6 +21,8 @@ public final class GPT {
     public let parameters: Arena
     public let gradients: Arena
     private var activations: Activations?
+    /// The memory of the last KV-cache decoder, kept for the next one (see `FloatStorage`).
+    private var spareDecoderStorage: FloatStorage?
     private var haveLogits = false
     private var logitScale: Float = 1
 
@@ -200,11 +202,24 @@ public final class GPT {
         var storage = activations?.storage
         if storage == nil || storage!.capacity < needed {
             activations = nil                                          // free before allocating anew
-            storage = ActivationStorage(capacity: needed)
+            storage = FloatStorage(capacity: needed)
         }
         let a = Activations(config: config, batch: batch, time: time, storage: storage!)
         activations = a
         return a
+    }
+
+    /// Storage of at least `capacity` floats for a decoder: the spare one if large enough.
+    func takeDecoderStorage(capacity: Int) -> FloatStorage {
+        defer { spareDecoderStorage = nil }
+        if let spare = spareDecoderStorage, spare.capacity >= capacity { return spare }
+        spareDecoderStorage = nil                                      // free before allocating anew
+        return FloatStorage(capacity: capacity)
+    }
+
+    /// Keeps a finished decoder's storage for the next decoder (the larger one if there are two).
+    func returnDecoderStorage(_ storage: FloatStorage) {
+        if storage.capacity > spareDecoderStorage?.capacity ?? -1 { spareDecoderStorage = storage }
     }
 
     private func requireForward() -> Activations {

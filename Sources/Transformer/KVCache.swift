@@ -8,6 +8,11 @@
 // Each row has its own length: prompts of different lengths need no left padding or position
 // offsets. Row b's next token goes to position lengths[b]; prompt padding beyond a row's length
 // is overwritten before any query can see it.
+//
+// The weight matrices are packed for the GEMM once per prefill (`GEMMPackedB`): a step reads every
+// weight once for only B rows, so it runs at the speed the weights stream from memory, and packed
+// panels stream far better than rows of W read in place. The copy (the size of the weights) is a
+// snapshot: the decoder uses the weights as they were at `prefill`.
 
 import Kernels
 
@@ -23,28 +28,40 @@ public final class KVCacheDecoder {
     // Step buffers, one row per sequence.
     private let x, ln, qkv, atty, fch, fcg, logitsBuffer: UnsafeMutablePointer<Float>
     private let mean, rstd, probs: UnsafeMutablePointer<Float>
+    /// The GEMM weights, packed at `prefill` into `packedRegion`: each layer's four matrices, then
+    /// wte (for the logits).
+    private let packedRegion: UnsafeMutablePointer<Float>
+    private var packedLayers: [PackedBlockWeights] = []
+    private var packedWTE: GEMMPackedB?
+    /// All of the above: borrowed from the model and handed back for its next decoder.
+    private let storage: FloatStorage
 
     /// A cache for `batch` rows of up to `capacity` tokens (default: the model's context).
     public init(model: GPT, batch: Int, capacity: Int? = nil) {
         let config = model.config
-        let s = min(capacity ?? config.context, config.context), c = config.embedding
+        let s = min(capacity ?? config.context, config.context), c = config.embedding, l = config.layers
         self.model = model
         self.batch = batch
         self.capacity = s
         lengths = Array(repeating: 0, count: batch)
-        keysT = .allocate(capacity: config.layers * batch * c * s)
-        values = .allocate(capacity: config.layers * batch * s * c)
-        x = .allocate(capacity: batch * c); ln = .allocate(capacity: batch * c)
-        qkv = .allocate(capacity: batch * 3 * c); atty = .allocate(capacity: batch * c)
-        fch = .allocate(capacity: batch * 4 * c); fcg = .allocate(capacity: batch * 4 * c)
-        logitsBuffer = .allocate(capacity: batch * config.vocab)
-        mean = .allocate(capacity: batch); rstd = .allocate(capacity: batch)
-        probs = .allocate(capacity: batch * config.heads * s)
+        let packedLayer = PackedBlockWeights.floatCount(channels: c)
+        let packedWTECount = GEMMPackedB.floatCount(k: c, n: config.vocab)
+        let total = 2 * l * batch * s * c + 14 * batch * c + batch * config.vocab + 2 * batch
+            + batch * config.heads * s + l * packedLayer + packedWTECount
+        storage = model.takeDecoderStorage(capacity: total)
+        var carver = FloatCarver(storage)
+        keysT = carver.carve(l * batch * c * s); values = carver.carve(l * batch * s * c)
+        x = carver.carve(batch * c); ln = carver.carve(batch * c)
+        qkv = carver.carve(batch * 3 * c); atty = carver.carve(batch * c)
+        fch = carver.carve(batch * 4 * c); fcg = carver.carve(batch * 4 * c)
+        logitsBuffer = carver.carve(batch * config.vocab)
+        mean = carver.carve(batch); rstd = carver.carve(batch)
+        probs = carver.carve(batch * config.heads * s)
+        packedRegion = carver.carve(l * packedLayer + packedWTECount)
+        precondition(carver.used == total, "decoder layout does not add up")
     }
 
-    deinit {
-        for p in [keysT, values, x, ln, qkv, atty, fch, fcg, logitsBuffer, mean, rstd, probs] { p.deallocate() }
-    }
+    deinit { model.returnDecoderStorage(storage) }
 
     /// Runs the prompts (each non-empty, at most `capacity` tokens) and returns the logits for every
     /// row's next token: [B, V].
@@ -73,13 +90,25 @@ public final class KVCacheDecoder {
         for b in 0..<batch {                                             // each row's last real position
             ln.advanced(by: b * c).update(from: trunk.lnf + (b * time + lengths[b] - 1) * c, count: c)
         }
-        gemm(.nt, m: batch, n: config.vocab, k: c, a: ln, b: model.parameters["wte"], c: logitsBuffer)
+        packWeights()
+        gemm(.nt, m: batch, a: ln, lda: c, b: packedWTE!, c: logitsBuffer, ldc: config.vocab)
         return Array(UnsafeBufferPointer(start: logitsBuffer, count: batch * config.vocab))
+    }
+
+    /// Packs the weights as they are now into `packedRegion`.
+    private func packWeights() {
+        let p = model.parameters, config = model.config, c = config.embedding
+        let perLayer = PackedBlockWeights.floatCount(channels: c)
+        packedLayers = (0..<config.layers).map {
+            PackedBlockWeights(BlockWeights(p, layer: $0), channels: c, into: packedRegion + $0 * perLayer)
+        }
+        packedWTE = GEMMPackedB(.nt, k: c, n: config.vocab, b: p["wte"], into: packedRegion + config.layers * perLayer)
     }
 
     /// Appends `tokens[b]` to row b (at position lengths[b]) and returns the next logits: [B, V].
     public func step(tokens: [Int32]) -> [Float] {
         precondition(tokens.count == batch && lengths.allSatisfy { $0 < capacity }, "cache is full")
+        precondition(!packedLayers.isEmpty, "step before prefill")
         let config = model.config, c = config.embedding, h = config.heads, d = config.headSize
         let p = model.parameters
         let positions = lengths.map { Int32($0) }
@@ -87,9 +116,9 @@ public final class KVCacheDecoder {
                          channels: c, startPositions: positions)
         let scale = 1 / Float(d).squareRoot()
         for layer in 0..<config.layers {
-            let w = BlockWeights(p, layer: layer)
+            let w = BlockWeights(p, layer: layer), packed = packedLayers[layer]
             layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: w.ln1w, bias: w.ln1b, rows: batch, channels: c)
-            gemm(.nn, m: batch, n: 3 * c, k: c, a: ln, b: w.attnW, c: qkv, bias: w.attnB)
+            gemm(.nn, m: batch, a: ln, lda: c, b: packed.attn, c: qkv, ldc: 3 * c, bias: w.attnB)
             for b in 0..<batch {
                 let row = qkv + b * 3 * c, t = lengths[b]
                 for head in 0..<h {
@@ -104,15 +133,15 @@ public final class KVCacheDecoder {
                                  keys: t + 1, headSize: d, scale: scale)
                 }
             }
-            gemm(.nn, m: batch, n: c, k: c, a: atty, b: w.projW, c: x, bias: w.projB, accumulate: true)
+            gemm(.nn, m: batch, a: atty, lda: c, b: packed.proj, c: x, ldc: c, bias: w.projB, accumulate: true)
             layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: w.ln2w, bias: w.ln2b, rows: batch, channels: c)
-            gemm(.nn, m: batch, n: 4 * c, k: c, a: ln, b: w.fcW, c: fch, bias: w.fcB)
+            gemm(.nn, m: batch, a: ln, lda: c, b: packed.fc, c: fch, ldc: 4 * c, bias: w.fcB)
             geluForward(out: fcg, x: fch, count: batch * 4 * c)
-            gemm(.nn, m: batch, n: c, k: 4 * c, a: fcg, b: w.mlpW, c: x, bias: w.mlpB, accumulate: true)
+            gemm(.nn, m: batch, a: fcg, lda: 4 * c, b: packed.mlp, c: x, ldc: c, bias: w.mlpB, accumulate: true)
         }
         layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: p["ln_f.weight"], bias: p["ln_f.bias"],
                          rows: batch, channels: c)
-        gemm(.nt, m: batch, n: config.vocab, k: c, a: ln, b: p["wte"], c: logitsBuffer)
+        gemm(.nt, m: batch, a: ln, lda: c, b: packedWTE!, c: logitsBuffer, ldc: config.vocab)
         for b in 0..<batch { lengths[b] += 1 }
         return Array(UnsafeBufferPointer(start: logitsBuffer, count: batch * config.vocab))
     }
@@ -127,5 +156,28 @@ public final class KVCacheDecoder {
     private func valueRow(layer: Int, row: Int, position: Int) -> UnsafeMutablePointer<Float> {
         let c = model.config.embedding
         return values + ((layer * batch + row) * capacity + position) * c
+    }
+}
+
+/// One block's four weight matrices, packed for skinny products, one after the other.
+private struct PackedBlockWeights {
+    let attn, proj, fc, mlp: GEMMPackedB
+
+    /// (K, N) of c_attn, attn c_proj, c_fc, mlp c_proj.
+    static func shapes(channels c: Int) -> [(k: Int, n: Int)] { [(c, 3 * c), (c, c), (c, 4 * c), (4 * c, c)] }
+
+    static func floatCount(channels c: Int) -> Int {
+        shapes(channels: c).reduce(0) { $0 + GEMMPackedB.floatCount(k: $1.k, n: $1.n) }
+    }
+
+    init(_ w: BlockWeights, channels c: Int, into region: UnsafeMutablePointer<Float>) {
+        var next = region
+        func pack(_ b: UnsafeMutablePointer<Float>, _ shape: (k: Int, n: Int)) -> GEMMPackedB {
+            defer { next += GEMMPackedB.floatCount(k: shape.k, n: shape.n) }
+            return GEMMPackedB(.nn, k: shape.k, n: shape.n, b: b, into: next)
+        }
+        let shapes = Self.shapes(channels: c)
+        attn = pack(w.attnW, shapes[0]); proj = pack(w.projW, shapes[1])
+        fc = pack(w.fcW, shapes[2]); mlp = pack(w.mlpW, shapes[3])
     }
 }

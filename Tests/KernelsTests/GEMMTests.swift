@@ -27,6 +27,20 @@ struct GEMMProblem {
         c = start.indices.map { $0 % ldc < n ? start[$0] : Self.sentinel }
     }
 
+    /// C after the gemm with B packed beforehand (`GEMMPackedB`; .nn and .nt only).
+    func runPrepacked(bias withBias: Bool = false, accumulate: Bool = false) -> [Float] {
+        var c = self.c
+        let bias: [Float]? = withBias ? self.bias : nil
+        var panels = [Float](repeating: .nan, count: GEMMPackedB.floatCount(k: k, n: n))
+        panels.withUnsafeMutableBufferPointer { panels in
+            let packed = GEMMPackedB(layout, k: k, n: n, b: b, ldb: ldb, into: panels.baseAddress!)
+            bias.withOptionalPointer { bias in
+                gemm(layout, m: m, a: a, lda: lda, b: packed, c: &c, ldc: ldc, bias: bias, accumulate: accumulate)
+            }
+        }
+        return c
+    }
+
     /// C after the fast gemm, or after the naive one.
     func run(naive: Bool = false, bias withBias: Bool = false, accumulate: Bool = false) -> [Float] {
         var c = self.c
@@ -101,6 +115,39 @@ extension Optional where Wrapped == [Float] {
                 let parallel = Parallel.$threads.withValue(threads) { problem.run(bias: true, accumulate: true) }
                 #expect(parallel == serial, "\(layout) \(s) threads \(threads)")
             }
+        }
+    }
+
+    /// B packed once (the decoder's weights): the naive result on the same edge shapes (M from 1 to
+    /// several row chunks, partial column panels, several depth blocks), strided, C's padding untouched.
+    @Test(arguments: [GEMMLayout.nn, .nt])
+    func prepackedMatchesNaive(layout: GEMMLayout) {
+        for (index, s) in Self.shapes.enumerated() where s.k > 0 {
+            for padding in [0, 3] {
+                let problem = GEMMProblem(layout, m: s.m, n: s.n, k: s.k, padding: padding, seed: UInt64(10 * index + 1))
+                for (bias, accumulate) in [(false, false), (true, true)] {
+                    let fast = problem.runPrepacked(bias: bias, accumulate: accumulate)
+                    let slow = problem.run(naive: true, bias: bias, accumulate: accumulate)
+                    let tolerance = Float(s.k).squareRoot() * 1e-5 + 1e-6
+                    let worst = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= tolerance, "\(layout) \(s) padding \(padding): max error \(worst)")
+                    #expect(fast.indices.allSatisfy { $0 % problem.ldc < s.n || fast[$0] == GEMMProblem.sentinel },
+                            "\(layout) \(s): wrote outside C")
+                }
+            }
+        }
+    }
+
+    /// Where `gemm` packs B itself (M beyond the skinny limit), packing it beforehand changes nothing:
+    /// the same panels, summed in the same order. And the packed product is the same for any threads.
+    @Test(arguments: [GEMMLayout.nn, .nt])
+    func prepackedIsBitIdentical(layout: GEMMLayout) {
+        let problem = GEMMProblem(layout, m: 61, n: 300, k: 1031, padding: 5, seed: 77)
+        #expect(problem.runPrepacked(bias: true, accumulate: true) == problem.run(bias: true, accumulate: true))
+        let skinny = GEMMProblem(layout, m: 8, n: 1152, k: 384, seed: 78)
+        let serial = Parallel.$threads.withValue(1) { skinny.runPrepacked(bias: true) }
+        for threads in [2, 5] {
+            #expect(Parallel.$threads.withValue(threads) { skinny.runPrepacked(bias: true) } == serial, "threads \(threads)")
         }
     }
 }

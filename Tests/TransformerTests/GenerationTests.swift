@@ -54,6 +54,34 @@ import Transformer
         }
     }
 
+    /// The decoder packs the weights at prefill and its memory is reused by the next decoder: a
+    /// generation after the weights change must see the new weights (not a stale packed copy), and
+    /// two decoders alive at once must not share memory.
+    @Test func decodersUseTheCurrentWeightsAndTheirOwnMemory() throws {
+        let model = try GPT(config: Self.config, seed: 7)
+        let prompts: [[Int32]] = [[1, 2], [3, 4, 5]]
+        func logits(_ decoder: KVCacheDecoder) -> [[Float]] {
+            [decoder.prefill(prompts: prompts), decoder.step(tokens: [6, 7]), decoder.step(tokens: [8, 9])]
+        }
+        func logits(_ model: GPT) -> [[Float]] { logits(KVCacheDecoder(model: model, batch: 2)) }
+        let before = logits(model)
+        let madeBeforeTheChange = KVCacheDecoder(model: model, batch: 2)
+        let p = model.parameters.buffer
+        for i in p.indices { p[i] *= 1.25 }
+        let after = logits(madeBeforeTheChange)
+        let fresh = try GPT(config: Self.config)
+        fresh.parameters.buffer.update(fromContentsOf: model.parameters.buffer)
+        #expect(after == logits(fresh))
+        #expect(after != before)
+
+        let first = KVCacheDecoder(model: model, batch: 2)
+        let firstPrefill = first.prefill(prompts: prompts)
+        let second = KVCacheDecoder(model: model, batch: 2)
+        _ = second.prefill(prompts: [[9, 9, 9], [8]])
+        _ = second.step(tokens: [1, 1])
+        #expect([firstPrefill, first.step(tokens: [6, 7]), first.step(tokens: [8, 9])] == after)
+    }
+
     @Test func greedyAndFiltersPickTheLikeliestToken() {
         let logits: [Float] = [0.1, 2.0, -1.0, 1.9, 0.0]
         var rng = Xoshiro256(seed: 1)
