@@ -8,7 +8,7 @@
 // buffer can be passed without a copy.
 //
 // `gemmNaive` is the reference: the textbook triple loop, used by tests as the oracle and kept as
-// the readable definition. `gemm` is the fast path, in four files:
+// the readable definition. `gemm` is the fast path, in five files:
 //   GEMMPlan.swift         shape → depth blocks and the chunk grid threads share
 //   GEMMDriver.swift       the loop nest, where each panel comes from, threads
 //   GEMMPacking.swift      copying A and B into the panel order the tile reads
