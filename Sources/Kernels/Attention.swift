@@ -17,43 +17,64 @@ import RealModule
 /// One query row of causal attention over `n` keys:
 ///   probs[0..<n] = softmax(scale · q · K[0..<n]ᵀ),   out[0..<D] = probs · V[0..<n].
 /// kT: [D, ldk] keys transposed (row d holds component d of every key); v: rows of `ldv` floats.
+/// The scores are computed in whole vectors: each kT row must be readable, and probs writable, up
+/// to n rounded up to a multiple of 16 (ldk ≥ that); the extra lanes are computed and ignored.
+/// (Finishing each of the D rows with a partial vector, lane by lane, was a third of decoding's
+/// attention time.)
 @inline(__always)
 public func attentionRow(
     out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
     q: UnsafePointer<Float>, kT: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     keys n: Int, headSize d: Int, scale: Float
 ) {
+    let paddedKeys = (n + lanes - 1) / lanes * lanes
+    precondition(ldk >= paddedKeys, "attentionRow: key rows must hold a multiple of 16 keys")
     // Scores: probs[j] = Σ_c q[c]·kT[c, j] is the same weighted sum of rows as the output below,
     // over the D rows of Kᵀ, so one routine serves both.
-    weightedSumOfRows(out: probs, weights: q, rows: kT, ld: ldk, count: d, width: n)
+    weightedSumOfRows(out: probs, weights: q, rows: kT, ld: ldk, count: d, width: paddedKeys)
     Kernels.scale(probs, count: n, by: scale)
     softmaxInPlace(probs, n)
     weightedSumOfRows(out: out, weights: probs, rows: v, ld: ldv, count: n, width: d)
 }
 
-/// out[0..<width] = Σ_j weights[j] · rows[j·ld ..< j·ld + width]: 64 columns at a time in four
-/// accumulators, then 16 at a time, then a partial vector.
+/// out[0..<width] = Σ_j weights[j] · rows[j·ld ..< j·ld + width], each column summed j ascending:
+/// 64 columns at a time in four accumulators, then the remaining whole vectors in one pass (so that
+/// 1–3 of them still run as independent chains), then a partial vector.
 @inline(__always)
 func weightedSumOfRows(out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
                        ld: Int, count n: Int, width: Int) {
     var c = 0
     while c + 4 * lanes <= width {
-        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-        for j in 0..<n {
-            let w = Vec(repeating: weights[j]), row = rows + j * ld + c
-            a0.addProduct(w, load(row)); a1.addProduct(w, load(row + lanes))
-            a2.addProduct(w, load(row + 2 * lanes)); a3.addProduct(w, load(row + 3 * lanes))
-        }
-        store(a0, out + c); store(a1, out + c + lanes); store(a2, out + c + 2 * lanes); store(a3, out + c + 3 * lanes)
+        sumColumnVectors(InlineArray<4, Vec>.self, out: out + c, weights: weights, rows: rows + c, ld: ld, count: n)
         c += 4 * lanes
     }
-    while c < width {
-        let k = min(lanes, width - c)
-        var acc = Vec(repeating: 0)
-        for j in 0..<n { acc.addProduct(Vec(repeating: weights[j]), load(rows + j * ld + c, k)) }
-        store(acc, out + c, k)
-        c += k
+    switch (width - c) / lanes {
+    case 3: sumColumnVectors(InlineArray<3, Vec>.self, out: out + c, weights: weights, rows: rows + c, ld: ld, count: n)
+    case 2: sumColumnVectors(InlineArray<2, Vec>.self, out: out + c, weights: weights, rows: rows + c, ld: ld, count: n)
+    case 1: sumColumnVectors(InlineArray<1, Vec>.self, out: out + c, weights: weights, rows: rows + c, ld: ld, count: n)
+    default: break
     }
+    c = width / lanes * lanes
+    if c < width {
+        let k = width - c
+        var acc = Vec(repeating: 0)
+        for j in 0..<n { acc.addProduct(Vec(repeating: weights[j]), loadPartial(rows + j * ld + c, k)) }
+        storePartial(acc, out + c, k)
+    }
+}
+
+/// `vectors` whole vectors of columns of `weightedSumOfRows`, one accumulator each.
+@inline(__always)
+private func sumColumnVectors<let vectors: Int>(
+    _: InlineArray<vectors, Vec>.Type, out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>,
+    rows: UnsafePointer<Float>, ld: Int, count n: Int
+) {
+    var sums = InlineArray<vectors, Vec>(repeating: Vec(repeating: 0))
+    for j in 0..<n {
+        let w = Vec(repeating: weights[j]), row = rows + j &* ld
+        for v in 0..<vectors { sums[v].addProduct(w, load(row + v &* lanes)) }
+    }
+    for v in 0..<vectors { store(sums[v], out + v * lanes) }
 }
 
 /// x[0..<n] ← softmax(x[0..<n]), in a fixed order.

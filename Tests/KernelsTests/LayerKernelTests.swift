@@ -100,6 +100,29 @@ import Testing
         #expect(worstRelativeError(probed.map { dqkv[$0] }, expected) < 2e-3)
     }
 
+    /// The decoder's one-row attention against the last row of the naive causal attention, for key
+    /// counts that end in each of its paths (whole 4-vector blocks, 1–3 leftover vectors, a padded
+    /// last vector) and head sizes 8, 40 (a partial output vector) and 64. The padding lanes of K
+    /// hold NaN: they are read but must not leak into the result.
+    @Test(arguments: [8, 40, 64])
+    func decodeRowMatchesNaive(headSize d: Int) {
+        for n in [1, 15, 16, 17, 33, 48, 50, 64, 65, 100, 128, 131] {
+            let qkv = randomArray(n * 3 * d, seed: UInt64(30 + n), scale: 1.5)
+            let ldk = (n + 15) / 16 * 16
+            var kT = [Float](repeating: .nan, count: d * ldk)
+            for j in 0..<n { for c in 0..<d { kT[c * ldk + j] = qkv[j * 3 * d + d + c] } }
+            var out = [Float](repeating: 0, count: d), probs = [Float](repeating: 0, count: ldk)
+            let q = Array(qkv[(n - 1) * 3 * d..<(n - 1) * 3 * d + d])
+            qkv.withUnsafeBufferPointer { qkv in
+                attentionRow(out: &out, probs: &probs, q: q, kT: kT, ldk: ldk, v: qkv.baseAddress! + 2 * d, ldv: 3 * d,
+                             keys: n, headSize: d, scale: 1 / Float(d).squareRoot())
+            }
+            let naive = attentionNaive(qkv: qkv.doubles, batch: 1, time: n, channels: d, heads: 1)
+            #expect(worstRelativeError(out, Array(naive[(n - 1) * d..<n * d])) < 1e-4, "keys \(n) head size \(d)")
+            #expect(abs(probs.prefix(n).reduce(0, +) - 1) < 1e-5)
+        }
+    }
+
     @Test func identicalAcrossThreadCounts() {
         let (b, t, c, h) = (4, 64, 128, 4)
         let qkv = randomArray(b * t * 3 * c, seed: 23), dout = randomArray(b * t * c, seed: 24)
