@@ -12,6 +12,7 @@ for threads in 1 2; do
   echo "[bench] threads $threads" >&2
   "$rlhf" bench gemm --threads "$threads" --json
   "$rlhf" bench gemm --shapes decode --threads "$threads" --json
+  "$rlhf" bench gemm --shapes decode-step --threads "$threads" --json
   for config in tiny small; do
     "$rlhf" bench kernels --config "$config" --threads "$threads" --json
     "$rlhf" bench train --config "$config" --threads "$threads" --json

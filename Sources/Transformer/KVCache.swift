@@ -51,7 +51,8 @@ public final class KVCacheDecoder {
         lengths = Array(repeating: 0, count: batch)
         let packedLayer = PackedBlockWeights.floatCount(channels: c)
         let packedWTECount = GEMMPackedB.floatCount(k: c, n: config.vocab)
-        let total = l * batch * c * keyStride + l * batch * s * c + 14 * batch * c + batch * config.vocab + 2 * batch
+        let stepBuffers = (1 + 1 + 3 + 1 + 4 + 4) * batch * c                // x, ln, qkv, atty, fch, fcg
+        let total = l * batch * c * keyStride + l * batch * s * c + stepBuffers + batch * config.vocab + 2 * batch
             + batch * config.heads * keyStride + l * packedLayer + packedWTECount
         storage = model.takeDecoderStorage(capacity: total)
         var carver = FloatCarver(storage)
