@@ -73,9 +73,9 @@ func packAllPanels(of b: GEMMOperand, plan: GEMMPlan, into packed: UnsafeMutable
 /// weights stream from memory and each value feeds only M ≤ 16 rows). In a C replica of the tile
 /// loop over the small model's 43 MB of weights, the hardware prefetchers alone reached 32 GB/s and
 /// this 60 GB/s (distances 1–64 KB tried, 16 KB best); `rlhf bench gemm --shapes decode-step`
-/// measures the whole path (1 thread: 52.7 GB/s, vs 11.7 with B read in place). A separate type, not a runtime flag: with
-/// a prefetching call site beside the others in one function, LLVM kept the other tiles'
-/// accumulators in memory and the training step ran 2× slower.
+/// measures the whole path (1 thread: 52.7 GB/s, vs 11.7 with B read in place). A separate type,
+/// not a runtime flag: with a prefetching call site beside the others in one function, LLVM kept
+/// the other tiles' accumulators in memory and the training step ran 2× slower.
 private typealias StreamingGEMMChunk = GEMMChunk<4096>
 
 /// One chunk: its row panels × column panels of C, through every depth block. Tiles prefetch B
