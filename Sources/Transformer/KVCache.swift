@@ -32,11 +32,9 @@ public final class KVCacheDecoder {
     // Step buffers, one row per sequence.
     private let x, ln, qkv, atty, fch, fcg, logitsBuffer: UnsafeMutablePointer<Float>
     private let mean, rstd, probs: UnsafeMutablePointer<Float>
-    /// The GEMM weights, packed at `prefill` into `packedRegion`: each layer's four matrices, then
-    /// wte (for the logits).
+    /// The GEMM weights, packed into `packedRegion` at `prefill` (nil before).
     private let packedRegion: UnsafeMutablePointer<Float>
-    private var packedLayers: [PackedBlockWeights] = []
-    private var packedWTE: GEMMPackedB?
+    private var packed: PackedWeights?
     /// All of the above: borrowed from the model and handed back for its next decoder.
     private let storage: FloatStorage
 
@@ -49,11 +47,10 @@ public final class KVCacheDecoder {
         self.capacity = s
         keyStride = (s + 15) / 16 * 16
         lengths = Array(repeating: 0, count: batch)
-        let packedLayer = PackedBlockWeights.floatCount(channels: c)
-        let packedWTECount = GEMMPackedB.floatCount(k: c, n: config.vocab)
+        let packedCount = PackedWeights.floatCount(config: config)
         let stepBuffers = (1 + 1 + 3 + 1 + 4 + 4) * batch * c                // x, ln, qkv, atty, fch, fcg
         let total = l * batch * c * keyStride + l * batch * s * c + stepBuffers + batch * config.vocab + 2 * batch
-            + batch * config.heads * keyStride + l * packedLayer + packedWTECount
+            + batch * config.heads * keyStride + packedCount
         storage = model.takeDecoderStorage(capacity: total)
         var carver = FloatCarver(storage)
         keysT = carver.carve(l * batch * c * keyStride); values = carver.carve(l * batch * s * c)
@@ -63,7 +60,7 @@ public final class KVCacheDecoder {
         logitsBuffer = carver.carve(batch * config.vocab)
         mean = carver.carve(batch); rstd = carver.carve(batch)
         probs = carver.carve(batch * config.heads * keyStride)
-        packedRegion = carver.carve(l * packedLayer + packedWTECount)
+        packedRegion = carver.carve(packedCount)
         precondition(carver.used == total, "decoder layout does not add up")
     }
 
@@ -96,25 +93,16 @@ public final class KVCacheDecoder {
         for b in 0..<batch {                                             // each row's last real position
             ln.advanced(by: b * c).update(from: trunk.lnf + (b * time + lengths[b] - 1) * c, count: c)
         }
-        packWeights()
-        gemm(.nt, m: batch, a: ln, lda: c, b: packedWTE!, c: logitsBuffer, ldc: config.vocab)
+        let packed = PackedWeights(model, into: packedRegion)                // the weights as they are now
+        self.packed = packed
+        gemm(.nt, m: batch, a: ln, lda: c, b: packed.wte, c: logitsBuffer, ldc: config.vocab)
         return Array(UnsafeBufferPointer(start: logitsBuffer, count: batch * config.vocab))
-    }
-
-    /// Packs the weights as they are now into `packedRegion`.
-    private func packWeights() {
-        let p = model.parameters, config = model.config, c = config.embedding
-        let perLayer = PackedBlockWeights.floatCount(channels: c)
-        packedLayers = (0..<config.layers).map {
-            PackedBlockWeights(BlockWeights(p, layer: $0), channels: c, into: packedRegion + $0 * perLayer)
-        }
-        packedWTE = GEMMPackedB(.nt, k: c, n: config.vocab, b: p["wte"], into: packedRegion + config.layers * perLayer)
     }
 
     /// Appends `tokens[b]` to row b (at position lengths[b]) and returns the next logits: [B, V].
     public func step(tokens: [Int32]) -> [Float] {
         precondition(tokens.count == batch && lengths.allSatisfy { $0 < capacity }, "cache is full")
-        precondition(!packedLayers.isEmpty, "step before prefill")
+        guard let packed else { preconditionFailure("step before prefill") }
         let config = model.config, c = config.embedding, h = config.heads, d = config.headSize
         let p = model.parameters
         let positions = lengths.map { Int32($0) }
@@ -122,9 +110,9 @@ public final class KVCacheDecoder {
                          channels: c, startPositions: positions)
         let scale = 1 / Float(d).squareRoot()
         for layer in 0..<config.layers {
-            let w = BlockWeights(p, layer: layer), packed = packedLayers[layer]
+            let w = BlockWeights(p, layer: layer), packedBlock = packed.layers[layer]
             layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: w.ln1w, bias: w.ln1b, rows: batch, channels: c)
-            gemm(.nn, m: batch, a: ln, lda: c, b: packed.attn, c: qkv, ldc: 3 * c, bias: w.attnB)
+            gemm(.nn, m: batch, a: ln, lda: c, b: packedBlock.attn, c: qkv, ldc: 3 * c, bias: w.attnB)
             // Rows are independent: each appends to its own cache and attends over it. In parallel
             // whatever the length: the work is reading the cache, which the flop count understates
             // (small, 2 threads: 124 ms with the flop threshold, 107–117 ms without).
@@ -143,15 +131,15 @@ public final class KVCacheDecoder {
                                  keys: t + 1, headSize: d, scale: scale)
                 }
             }
-            gemm(.nn, m: batch, a: atty, lda: c, b: packed.proj, c: x, ldc: c, bias: w.projB, accumulate: true)
+            gemm(.nn, m: batch, a: atty, lda: c, b: packedBlock.proj, c: x, ldc: c, bias: w.projB, accumulate: true)
             layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: w.ln2w, bias: w.ln2b, rows: batch, channels: c)
-            gemm(.nn, m: batch, a: ln, lda: c, b: packed.fc, c: fch, ldc: 4 * c, bias: w.fcB)
+            gemm(.nn, m: batch, a: ln, lda: c, b: packedBlock.fc, c: fch, ldc: 4 * c, bias: w.fcB)
             geluForward(out: fcg, x: fch, count: batch * 4 * c)
-            gemm(.nn, m: batch, a: fcg, lda: 4 * c, b: packed.mlp, c: x, ldc: c, bias: w.mlpB, accumulate: true)
+            gemm(.nn, m: batch, a: fcg, lda: 4 * c, b: packedBlock.mlp, c: x, ldc: c, bias: w.mlpB, accumulate: true)
         }
         layerNormForward(out: ln, mean: mean, rstd: rstd, x: x, weight: p["ln_f.weight"], bias: p["ln_f.bias"],
                          rows: batch, channels: c)
-        gemm(.nt, m: batch, a: ln, lda: c, b: packedWTE!, c: logitsBuffer, ldc: config.vocab)
+        gemm(.nt, m: batch, a: ln, lda: c, b: packed.wte, c: logitsBuffer, ldc: config.vocab)
         for b in 0..<batch { lengths[b] += 1 }
         return Array(UnsafeBufferPointer(start: logitsBuffer, count: batch * config.vocab))
     }
@@ -166,6 +154,27 @@ public final class KVCacheDecoder {
     private func valueRow(layer: Int, row: Int, position: Int) -> UnsafeMutablePointer<Float> {
         let c = model.config.embedding
         return values + ((layer * batch + row) * capacity + position) * c
+    }
+}
+
+/// Every GEMM weight of the model packed for skinny products, one after the other in one region:
+/// each layer's four matrices, then wte (for the logits).
+private struct PackedWeights {
+    let layers: [PackedBlockWeights]
+    let wte: GEMMPackedB
+
+    static func floatCount(config: GPTConfig) -> Int {
+        config.layers * PackedBlockWeights.floatCount(channels: config.embedding)
+            + GEMMPackedB.floatCount(k: config.embedding, n: config.vocab)
+    }
+
+    init(_ model: GPT, into region: UnsafeMutablePointer<Float>) {
+        let p = model.parameters, config = model.config, c = config.embedding
+        let perLayer = PackedBlockWeights.floatCount(channels: c)
+        layers = (0..<config.layers).map {
+            PackedBlockWeights(BlockWeights(p, layer: $0), channels: c, into: region + $0 * perLayer)
+        }
+        wte = GEMMPackedB(.nt, k: c, n: config.vocab, b: p["wte"], into: region + config.layers * perLayer)
     }
 }
 

@@ -70,7 +70,7 @@ import Transformer
         for i in p.indices { p[i] *= 1.25 }
         let after = logits(madeBeforeTheChange)
         let fresh = try GPT(config: Self.config)
-        fresh.parameters.buffer.update(fromContentsOf: model.parameters.buffer)
+        _ = fresh.parameters.buffer.update(fromContentsOf: model.parameters.buffer)
         #expect(after == logits(fresh))
         #expect(after != before)
 
