@@ -36,9 +36,7 @@ public final class DistillStage: SingleNetworkStage {
         }
         teacher = try makeNetwork(config: teacherConfig, scalarHead: false, seed: 0, from: teacherSource, sourceName: teacherName)
         data = try StageData(spec: spec, context: context)
-        let student = try makeNetwork(config: studentConfig, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
-                                      from: context.sources["init"], sourceName: spec.initFrom ?? "init")
-        trainer = NetworkTrainer(name: "model", model: student, settings: spec.optimizer, totalSteps: spec.steps)
+        trainer = try NetworkTrainer(stage: spec, context: context, config: studentConfig)
     }
 
     public func step() throws -> Metrics {

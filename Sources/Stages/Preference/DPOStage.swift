@@ -28,12 +28,9 @@ public final class DPOStage: SingleNetworkStage {
         self.spec = spec
         settings = spec.dpo ?? DPOSettings()
         data = try StageData(spec: spec, context: context)
-        let sourceName = spec.policy ?? spec.initFrom ?? "policy"
-        let model = try makeNetwork(config: context.model, scalarHead: false, seed: context.seed(stage: spec.name, stream: "init"),
-                                    from: source, sourceName: sourceName)
-        trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+        trainer = try NetworkTrainer(stage: spec, context: context, source: (source, spec.policy ?? spec.initFrom ?? "policy"))
         // The reference is the starting policy: score every pair with it now, before any update.
-        let average = settings.loss == .ipo
+        let average = settings.loss == .ipo, model = trainer.model
         referenceTrain = Self.score(model, data.train, batch: spec.rowsPerPass, average: average)
         referenceEval = data.eval.map { Self.score(model, $0, batch: spec.rowsPerPass, average: average) }
     }

@@ -57,6 +57,20 @@ final class NetworkTrainer {
     }
 }
 
+extension NetworkTrainer {
+    /// The network a single-network stage trains (group "model"), with the stage's optimizer and
+    /// schedule: loaded from `source`, by default the stage's `init` source, or freshly initialised
+    /// from the stage's seed when there is none. `config` defaults to the job's model.
+    convenience init(stage spec: StageSpec, context: StageContext, config: GPTConfig? = nil, scalarHead: Bool = false,
+                     source: (file: CheckpointFile, name: String)? = nil) throws {
+        let model = try makeNetwork(config: config ?? context.model, scalarHead: scalarHead,
+                                    seed: context.seed(stage: spec.name, stream: "init"),
+                                    from: source?.file ?? context.sources["init"],
+                                    sourceName: source?.name ?? spec.initFrom ?? "init")
+        self.init(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+    }
+}
+
 /// Builds a network for a stage: fresh (seeded GPT-2 initialisation), or from the /model group of a
 /// source checkpoint (its recorded shape must equal `config`). A scalar head missing from the source
 /// keeps its fresh initialisation (SFT weights → reward model).

@@ -22,10 +22,7 @@ public final class RewardStage: SingleNetworkStage {
     init(spec: StageSpec, context: StageContext) throws {
         self.spec = spec
         data = try StageData(spec: spec, context: context)
-        let model = try makeNetwork(config: context.model, scalarHead: true,
-                                    seed: context.seed(stage: spec.name, stream: "init"),
-                                    from: context.sources["init"], sourceName: spec.initFrom ?? "init")
-        trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+        trainer = try NetworkTrainer(stage: spec, context: context, scalarHead: true)
     }
 
     public func step() throws -> Metrics {

@@ -20,10 +20,7 @@ public final class SFTStage: SingleNetworkStage {
     init(spec: StageSpec, context: StageContext) throws {
         self.spec = spec
         data = try StageData(spec: spec, context: context)
-        let model = try makeNetwork(config: context.model, scalarHead: false,
-                                    seed: context.seed(stage: spec.name, stream: "init"),
-                                    from: context.sources["init"], sourceName: spec.initFrom ?? "init")
-        trainer = NetworkTrainer(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
+        trainer = try NetworkTrainer(stage: spec, context: context)
     }
 
     public func step() throws -> Metrics {
