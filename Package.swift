@@ -47,6 +47,7 @@ let package = Package(
         .library(name: "Stages", targets: ["Stages"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "Jobs", targets: ["Jobs"]),
+        .library(name: "JSON", targets: ["JSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -67,7 +68,11 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Kernels"], swiftSettings: numericFlags),
 
         // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
-        .target(name: "Stages", dependencies: ["Kernels", "Transformer", "Checkpoint"], swiftSettings: numericFlags),
+        .target(name: "Stages", dependencies: ["Kernels", "Transformer", "Checkpoint", "JSON"], swiftSettings: numericFlags),
+
+        // A strict JSON parser for untrusted text (JSONL rows, safetensors headers, config.json), with
+        // errors that say line, column and what was expected.
+        .target(name: "JSON"),
 
         // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
         // the macros Swift cannot import.

@@ -5,6 +5,9 @@
 //   preferences  {"prompt": "...", "chosen": "...", "rejected": "..."}   + optional numeric "margin"
 //   PPO prompts  {"prompt": "..."}
 
+// JSONValue, which rows are made of, is part of this module's interface.
+@_exported import JSON
+
 /// A record that can be read from one JSONL row.
 public protocol JSONLRecord: Sendable {
     /// Reads the record's fields, or says which field is missing or of the wrong type.

@@ -1,11 +1,14 @@
-// A strict JSON parser (RFC 8259) for one line of a JSONL file, whose errors say the column and what
-// was expected ("expected ',' or '}' after a value").
+// A strict JSON parser (RFC 8259) for untrusted text: a line of a JSONL dataset, a safetensors header,
+// a config.json or tokenizer.json. Its errors say the line, the column and what was expected
+// ("expected ',' or '}' after a value").
 //
-// Why not Foundation: JSONSerialization accepts invalid JSON (a trailing comma), cannot tell `true`
-// from `1` (both are NSNumber), and says only "Invalid value around character 5". A user fixing line
-// 17 of a dataset deserves better, and the parser is small.
+// Why not Foundation: JSONSerialization accepts invalid JSON (a trailing comma), silently keeps one of
+// two values of a repeated key, cannot tell `true` from `1` or `1` from `1.0` (all NSNumber), and says
+// only "Invalid value around character 5". A user fixing line 17 of a dataset deserves better, a
+// file format whose keys name tensors must refuse a key given twice, and the parser is small.
 
-/// A parsed JSON value. Objects keep the last value of a repeated key (as Python's `json` does).
+/// A parsed JSON value. Objects keep the last value of a repeated key (as Python's `json` does)
+/// unless the options refuse repeated keys.
 public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -26,10 +29,11 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
-    /// Parses `bytes` (valid UTF-8: the reader checks it first) as exactly one JSON value with optional
-    /// surrounding whitespace.
-    static func parse(_ bytes: ArraySlice<UInt8>) throws(JSONSyntaxError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    /// Parses `bytes` as exactly one JSON value with optional surrounding whitespace. Strings must
+    /// be valid UTF-8 (outside strings only ASCII is valid JSON).
+    public static func parse(_ bytes: ArraySlice<UInt8>, options: JSONParseOptions = JSONParseOptions())
+        throws(JSONSyntaxError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, options: options)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -38,24 +42,65 @@ public enum JSONValue: Equatable, Sendable {
         }
         return value
     }
+
+    public static func parse(_ bytes: [UInt8], options: JSONParseOptions = JSONParseOptions()) throws(JSONSyntaxError) -> JSONValue {
+        try parse(bytes[...], options: options)
+    }
+
+    // MARK: Reading values
+
+    /// The members of an object, or nil.
+    public var object: [String: JSONValue]? { if case .object(let members) = self { members } else { nil } }
+    public var array: [JSONValue]? { if case .array(let elements) = self { elements } else { nil } }
+    public var string: String? { if case .string(let text) = self { text } else { nil } }
+    public var bool: Bool? { if case .bool(let flag) = self { flag } else { nil } }
+    public var number: Double? { if case .number(let value) = self { value } else { nil } }
+    public var isNull: Bool { self == .null }
+
+    /// A number that is a whole value exactly representable as a Double and an Int (|x| ≤ 2⁵³), or nil:
+    /// `3` and `3.0` give 3, `3.5`, `1e300` and non-numbers give nil.
+    public var integer: Int? {
+        guard case .number(let value) = self, value.rounded() == value, abs(value) <= 9_007_199_254_740_992 else { return nil }
+        return Int(value)
+    }
 }
 
-/// Where and why a line is not JSON. `column` counts characters (Unicode scalars) from 1.
-struct JSONSyntaxError: Error {
-    var column: Int
-    var reason: String
+/// How strict to be beyond RFC 8259.
+public struct JSONParseOptions: Sendable {
+    /// Refuse an object that names a key twice (RFC 8259 leaves it to the reader; Python keeps the last).
+    public var refuseDuplicateKeys = false
+    /// How messages call the end of the input: "the end of the line" for a JSONL line.
+    public var endOfInput = "the end of the line"
+
+    public init(refuseDuplicateKeys: Bool = false, endOfInput: String = "the end of the line") {
+        self.refuseDuplicateKeys = refuseDuplicateKeys
+        self.endOfInput = endOfInput
+    }
+}
+
+/// Where and why a text is not JSON. `line` counts lines from 1; `column` counts characters (Unicode
+/// scalars) from 1 within the line.
+public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public var reason: String
+
+    /// `line 3, column 7: expected ...`
+    public var description: String { "line \(line), column \(column): \(reason)" }
 }
 
 /// A recursive-descent parser over the bytes of one line.
 private struct JSONParser {
     let bytes: ArraySlice<UInt8>
+    let options: JSONParseOptions
     var index: Int
 
     /// Nesting deeper than this is refused rather than risking the stack on a hostile line.
     static let maximumDepth = 256
 
-    init(bytes: ArraySlice<UInt8>) {
+    init(bytes: ArraySlice<UInt8>, options: JSONParseOptions) {
         self.bytes = bytes
+        self.options = options
         index = bytes.startIndex
     }
 
@@ -67,13 +112,16 @@ private struct JSONParser {
 
     func failure(_ reason: String) -> JSONSyntaxError {
         // Columns count scalars: every byte that is not a UTF-8 continuation byte (10xxxxxx) starts one.
-        let column = bytes[bytes.startIndex..<index].reduce(1) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
-        return JSONSyntaxError(column: column, reason: reason)
+        let before = bytes[bytes.startIndex..<min(index, bytes.endIndex)]
+        let lineStart = (before.lastIndex(of: 0x0A).map { $0 + 1 }) ?? bytes.startIndex
+        let line = before.reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+        let column = bytes[lineStart..<before.endIndex].reduce(1) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+        return JSONSyntaxError(line: line, column: column, reason: reason)
     }
 
     /// The current byte for a message: `'x'`, or a description when it is not printable.
     var found: String {
-        guard let byte = current else { return "the end of the line" }
+        guard let byte = current else { return options.endOfInput }
         if byte >= 0x20 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
         return byte < 0x80 ? "a control character" : "a non-ASCII character"
     }
@@ -85,7 +133,7 @@ private struct JSONParser {
 
     mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth < Self.maximumDepth else { throw failure("nested more than \(Self.maximumDepth) levels deep") }
-        guard let byte = current else { throw failure("expected a value, found the end of the line") }
+        guard let byte = current else { throw failure("expected a value, found \(options.endOfInput)") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)
@@ -104,7 +152,12 @@ private struct JSONParser {
             guard parser.current == UInt8(ascii: "\"") else {
                 throw parser.failure("expected a key in double quotes, found \(parser.found)")
             }
+            let keyStart = parser.index
             let key = try parser.parseString()
+            if parser.options.refuseDuplicateKeys && members[key] != nil {
+                parser.index = keyStart
+                throw parser.failure("the key \"\(key)\" appears twice in one object")
+            }
             parser.skipWhitespace()
             try parser.expect(UInt8(ascii: ":"), "expected ':' after the key")
             parser.skipWhitespace()
@@ -193,8 +246,11 @@ private struct JSONParser {
             guard let byte = current else { throw failure("unterminated string") }
             switch byte {
             case UInt8(ascii: "\""):
+                guard let text = String(validating: utf8, as: UTF8.self) else {
+                    throw failure("invalid UTF-8 in a string")
+                }
                 index += 1
-                return String(decoding: utf8, as: UTF8.self)
+                return text
             case UInt8(ascii: "\\"):
                 index += 1
                 try parseEscape(into: &utf8)
