@@ -48,6 +48,7 @@ let package = Package(
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "Jobs", targets: ["Jobs"]),
         .library(name: "JSON", targets: ["JSON"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -73,6 +74,10 @@ let package = Package(
         // A strict JSON parser for untrusted text (JSONL rows, safetensors headers, config.json), with
         // errors that say line, column and what was expected.
         .target(name: "JSON"),
+
+        // safetensors files (Hugging Face's tensor format): a header verified before any tensor is
+        // read, tensors read one at a time as Float, sharded indexes, and a writer. Knows nothing of models.
+        .target(name: "SafeTensors", dependencies: ["JSON"]),
 
         // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
         // the macros Swift cannot import.
@@ -107,6 +112,7 @@ let package = Package(
             dependencies: ["Transformer", "Kernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: numericFlags),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "JSON"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
         .testTarget(
             name: "JobsTests",
