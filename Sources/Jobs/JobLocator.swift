@@ -22,7 +22,7 @@ public struct JobLocator: Sendable {
                 }
                 return Found(job: job)
             }
-            return Found(job: try ManifestLoader.load(name, prepareDemoData: false))
+            return Found(job: try ManifestLoader.load(name, prepareDemoData: false, readData: false))
         }
         let record = try queue.find(name)
         return Found(job: record.job, queued: record)

@@ -50,17 +50,17 @@ public final class JobRunner {
     /// errors of unreadable data or sources. state.json records each outcome.
     @discardableResult
     public func run() throws -> JobReport {
+        // The inputs were validated by ManifestLoader (every data file parsed, every source checkpoint
+        // read). What is left to refuse is refused before the first write: a changed manifest (checked
+        // read-only first, and again under the lock in case another process started the job meanwhile).
+        _ = try changedManifest()
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         guard let lock = try FileLock.tryAcquire(folder.lockFile.path) else {
             throw JobError.busy(output: folder.url.path, lockFile: folder.lockFile.path)
         }
         defer { lock.release() }
-        if let stored = try folder.storedManifest() {
-            let differences = manifestDifferences(stored, job)
-            if !differences.isEmpty {
-                guard options.force else { throw JobError.manifestChanged(output: folder.url.path, differences: differences) }
-                emit(.warning("continuing with a changed manifest (--force): " + differences.joined(separator: "; ")))
-            }
+        if let differences = try changedManifest() {
+            emit(.warning("continuing with a changed manifest (--force): " + differences.joined(separator: "; ")))
         }
         try folder.store(job)
         try folder.store(JobState(.running))
@@ -85,6 +85,16 @@ public final class JobRunner {
         try folder.store(JobState(.done))
         emit(.jobFinished(report))
         return report
+    }
+
+    /// The key paths where the stored manifest differs from this one (nil when none is stored or
+    /// nothing differs); throws `manifestChanged` unless `force`.
+    private func changedManifest() throws -> [String]? {
+        guard let stored = try folder.storedManifest() else { return nil }
+        let differences = manifestDifferences(stored, job)
+        if differences.isEmpty { return nil }
+        guard options.force else { throw JobError.manifestChanged(output: folder.url.path, differences: differences) }
+        return differences
     }
 
     @discardableResult

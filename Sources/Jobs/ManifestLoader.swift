@@ -5,7 +5,8 @@
 //   3. decode the job keys, then each stage entry, reporting every value of the wrong type;
 //   4. fill defaults and resolve paths (below);
 //   5. write the demo datasets into `demo_data` when some of them are missing;
-//   6. validate (ManifestValidation): ranges, kinds, references, files, shapes.
+//   6. validate (ManifestValidation): ranges, kinds, references, files (every data file parsed, as
+//      its stage will read it), source checkpoints, shapes.
 // Every problem from every step is collected; any problem throws one `ManifestError` listing them.
 //
 // Path resolution: data files, checkpoint sources and `demo_data` are relative to the manifest's
@@ -18,9 +19,10 @@ import Stages
 import Yams
 
 public enum ManifestLoader {
-    /// Loads, resolves and validates the manifest at `path`.
+    /// Loads, resolves and validates the manifest at `path`. `readData: false` only checks that data
+    /// files exist (for commands that look a job up rather than run it).
     public static func load(_ path: String, currentDirectory: String = FileManager.default.currentDirectoryPath,
-                            prepareDemoData: Bool = true) throws(ManifestError) -> JobManifest {
+                            prepareDemoData: Bool = true, readData: Bool = true) throws(ManifestError) -> JobManifest {
         let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true))
         let text: String
         do {
@@ -31,14 +33,14 @@ public enum ManifestLoader {
         }
         return try load(yaml: text, file: path, folder: url.deletingLastPathComponent().path,
                         defaultName: url.deletingPathExtension().lastPathComponent,
-                        currentDirectory: currentDirectory, prepareDemoData: prepareDemoData)
+                        currentDirectory: currentDirectory, prepareDemoData: prepareDemoData, readData: readData)
     }
 
     /// Loads manifest text. `file` names it in messages, relative data paths resolve against
     /// `folder`, `output` against `currentDirectory`; `defaultName` is the job name when it has none.
     public static func load(yaml: String, file: String, folder: String, defaultName: String = "job",
                             currentDirectory: String = FileManager.default.currentDirectoryPath,
-                            prepareDemoData: Bool = true) throws(ManifestError) -> JobManifest {
+                            prepareDemoData: Bool = true, readData: Bool = true) throws(ManifestError) -> JobManifest {
         func fail(_ problems: [ManifestProblem]) -> ManifestError { ManifestError(file: file, problems: problems) }
         let root: Node
         do {
@@ -74,7 +76,8 @@ public enum ManifestLoader {
         if prepareDemoData, let folder = job.demoData, let problem = DemoData.prepare(in: folder) {
             problems.append(problem)
         }
-        var validator = ManifestValidator(job: job, indices: stages.map(\.index), root: cleaned, standIns: check.standIns)
+        var validator = ManifestValidator(job: job, indices: stages.map(\.index), root: cleaned, standIns: check.standIns,
+                                          readData: readData)
         problems += validator.problems()
         for i in problems.indices where problems[i].line == nil { problems[i].line = line(of: problems[i].key, in: check.lines) }
         problems = inFileOrder(problems)

@@ -39,12 +39,6 @@ extension StageSpec {
             value.map { (role, $0) }
         }
     }
-
-    /// The data files by manifest key.
-    var dataFiles: [(key: String, path: String)] {
-        [("train", data.train), ("eval", data.eval), ("prompts", data.prompts), ("eval_prompts", data.evalPrompts)]
-            .compactMap { key, value in value.map { (key, $0) } }
-    }
 }
 
 struct ManifestValidator {
@@ -55,15 +49,18 @@ struct ManifestValidator {
     let root: Node
     /// Key paths that hold stand-ins for missing required keys: nothing more is said about those.
     let standIns: Set<String>
+    /// Whether data files are parsed (every line), not only found.
+    let readData: Bool
     /// Checkpoint files read so far (a file named by several stages is read once).
     private var checkpoints: [String: Result<CheckpointFile, Error>] = [:]
     private var found: [ManifestProblem] = []
 
-    init(job: JobManifest, indices: [Int], root: Node, standIns: Set<String>) {
+    init(job: JobManifest, indices: [Int], root: Node, standIns: Set<String>, readData: Bool) {
         self.job = job
         self.indices = indices
         self.root = root
         self.standIns = standIns
+        self.readData = readData
     }
 
     mutating func problems() -> [ManifestProblem] {
@@ -96,7 +93,7 @@ struct ManifestValidator {
     private mutating func checkJob() {
         if !Self.isFolderName(job.name) { report("name", "must be letters, digits, '-', '_' or '.' (it names the job's folder)" + got("name")) }
         if job.threads < 0 { report("threads", "must be 0 (every core) or a positive count" + got("threads")) }
-        for problem in job.model.problems where !mentionsStandIn(problem, under: "model") { report("model", problem) }
+        checkModel(job.model, at: "model")
         if job.stages.isEmpty && indices.isEmpty && !standIns.contains("stages") { report("stages", "must list at least one stage") }
     }
 
@@ -105,16 +102,13 @@ struct ManifestValidator {
         for (key, message) in spec.problems where !standIns.contains(KeyPath.child(path, key)) {
             report(KeyPath.child(path, key), message + got(KeyPath.child(path, key)))
         }
-        if let model = spec.model {
-            let key = KeyPath.child(path, "model")
-            for problem in model.problems where !mentionsStandIn(problem, under: key) { report(key, problem) }
-        }
+        if let model = spec.model { checkModel(model, at: KeyPath.child(path, "model")) }
         if !standIns.contains(KeyPath.child(path, "name")),
            let first = job.stages.firstIndex(where: { $0.name == spec.name }), first < position {
             report(KeyPath.child(path, "name"), "'\(spec.name)' is already the name of stages[\(indices[first])]; stage names must be unique")
         }
         guard !standIns.contains(KeyPath.child(path, "kind")) else {
-            for (key, file) in spec.dataFiles { checkDataFile(file, key: KeyPath.child(path, "data.\(key)")) }
+            for (key, file) in spec.dataFiles { checkDataFile(file, key: KeyPath.child(path, "data.\(key)"), of: nil) }
             return
         }
         let rules = KindRules.of(spec.kind)
@@ -138,18 +132,24 @@ struct ManifestValidator {
         if spec.model != nil && spec.kind != .distill {
             report(KeyPath.child(path, "model"), "only a distill stage (the student) may have its own model; the job's model applies")
         }
-        for (key, file) in spec.dataFiles where rules.allowedData.contains(key) { checkDataFile(file, key: KeyPath.child(path, "data.\(key)")) }
+        for (key, file) in spec.dataFiles where rules.allowedData.contains(key) {
+            checkDataFile(file, key: KeyPath.child(path, "data.\(key)"), of: (key, spec))
+        }
         for (role, reference) in spec.sources where rules.allowedSources.contains(role) {
             checkSource(reference, role: role, of: spec, position: position, key: KeyPath.child(path, role))
         }
     }
 
-    private mutating func checkDataFile(_ file: String, key: String) {
+    /// The file exists and, with `readData`, parses as the stage will read it (every line, with the
+    /// stage's `skip_bad_lines`): bad data is refused here, before the job writes anything.
+    private mutating func checkDataFile(_ file: String, key: String, of stage: (key: String, spec: StageSpec)?) {
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) {
             report(key, "no such file: \(file)")
         } else if isFolder.boolValue {
             report(key, "is a folder, expected a JSONL file: \(file)")
+        } else if readData, let (dataKey, spec) = stage {
+            do { try Stages.readData(dataKey, of: spec) } catch { report(key, "\(error)") }
         }
     }
 
@@ -208,9 +208,14 @@ struct ManifestValidator {
         return result
     }
 
-    /// True when a model problem is about a key that holds a stand-in (already reported as missing or wrong).
-    private func mentionsStandIn(_ problem: String, under model: String) -> Bool {
-        ModelKeys.allowed.contains { standIns.contains(KeyPath.child(model, $0)) && problem.contains($0) }
+    /// The model section's own rules, each at its key (`model.heads`), except where a key holds a
+    /// stand-in for a missing one (already reported) or a rule involves such a key.
+    private mutating func checkModel(_ model: GPTConfig, at section: String) {
+        for (key, message) in model.problems {
+            let involved = ModelKeys.allowed.filter { $0 == key || message.contains($0) }
+            if involved.contains(where: { standIns.contains(KeyPath.child(section, $0)) }) { continue }
+            report(KeyPath.child(section, key), message)
+        }
     }
 
     /// "an sft", "a reward".

@@ -39,3 +39,24 @@ public func makeStage(_ spec: StageSpec, context: StageContext) throws -> Stage 
     case .distill: return try DistillStage(spec: spec, context: context)
     }
 }
+
+/// Reads one of a stage's data files (`key` as the manifest names it: `train`, `eval`, `prompts`,
+/// `eval_prompts`) exactly as the stage will: the record type its kind expects, `skip_bad_lines`
+/// honoured. Jobs calls it for every data file of every stage before it creates or changes anything,
+/// so bad data is reported with nothing touched.
+public func readData(_ key: String, of spec: StageSpec) throws {
+    guard let path = spec.dataFiles.first(where: { $0.key == key })?.path else { return }
+    switch spec.kind {
+    case .sft, .distill: _ = try Dataset<SFTRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
+    case .reward, .dpo: _ = try Dataset<PreferenceRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
+    case .ppo: _ = try Dataset<PromptRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
+    }
+}
+
+extension StageSpec {
+    /// The data files by manifest key (`train`, `eval`, `prompts`, `eval_prompts`), those that are set.
+    public var dataFiles: [(key: String, path: String)] {
+        [("train", data.train), ("eval", data.eval), ("prompts", data.prompts), ("eval_prompts", data.evalPrompts)]
+            .compactMap { key, value in value.map { (key, $0) } }
+    }
+}

@@ -30,25 +30,27 @@ public struct GPTConfig: Codable, Equatable, Hashable, Sendable {
     /// Head size D = C / H.
     public var headSize: Int { embedding / heads }
 
-    /// Every problem with the shape, each a sentence naming the key and what is expected.
-    public var problems: [String] {
-        var found: [String] = []
+    /// Every problem with the shape, each as the key it is about (a cross-field rule names the key a
+    /// user would change: `heads` for a head count that does not divide `embedding`) and a sentence
+    /// saying what is expected. The manifest prefixes the key with its section (`model.heads`).
+    public var problems: [(key: String, message: String)] {
+        var found: [(key: String, message: String)] = []
         func positive(_ value: Int, _ key: String) {
-            if value <= 0 { found.append("\(key) must be a positive integer (got \(value))") }
+            if value <= 0 { found.append((key, "must be a positive integer (got \(value))")) }
         }
         positive(vocab, "vocab"); positive(context, "context"); positive(layers, "layers")
         positive(heads, "heads"); positive(embedding, "embedding")
         if heads > 0, embedding > 0, embedding % heads != 0 {
-            found.append("embedding (\(embedding)) must be a multiple of heads (\(heads))")
+            found.append(("heads", "must divide embedding (\(embedding)) into equal heads (got \(heads))"))
         }
-        if context > 65_536 { found.append("context must be at most 65536 (got \(context))") }
+        if context > 65_536 { found.append(("context", "must be at most 65536 (got \(context))")) }
         return found
     }
 
     /// Throws `GPTConfigError` listing every problem at once.
     public func validate() throws {
         let found = problems
-        if !found.isEmpty { throw GPTConfigError(problems: found) }
+        if !found.isEmpty { throw GPTConfigError(problems: found.map { "\($0.key): \($0.message)" }) }
     }
 }
 

@@ -1,7 +1,8 @@
 // The corpus of malformed manifests (Tests/JobsTests/Manifests/bad-*.yaml): each one is run with the
-// built binary and must exit 2 with every `# expect:` line of its header on stderr. The corpus
-// refers to a few small files under Manifests/data/; two checkpoint files (a model of another shape,
-// a corrupt file) are made here.
+// built binary and must exit 2 with every `# expect:` line of its header on stderr, and `rlhf run`
+// and `rlhf submit` must leave no trace: the whole folder (an earlier run's output folder included)
+// byte-identical. The corpus refers to a few small files under Manifests/data/; two checkpoint files
+// (a model of another shape, a corrupt file) are made here.
 
 import Checkpoint
 import Foundation
@@ -39,11 +40,20 @@ import Transformer
         let text = try String(contentsOfFile: scratch.path(name), encoding: .utf8)
         let expected = text.split(separator: "\n").filter { $0.hasPrefix("# expect: ") }.map { String($0.dropFirst(10)) }
         #expect(!expected.isEmpty, "\(name) has no '# expect:' line")
+        // What an earlier run of the job would have left in its default output folder.
+        let earlier = "Checkpoints/" + (name as NSString).deletingPathExtension
+        scratch.write(earlier + "/state.json", #"{"state": "interrupted", "stage": "sft", "step": 1}"#)
+        scratch.write(earlier + "/job.log", "job: 1 stage\n")
+        scratch.write(earlier + "/sft/metrics.jsonl", #"{"step": 1, "split": "train", "loss": 5.5}"# + "\n")
+        let before = treeListing(scratch.path, skipping: isCapturedOutput)
+
         let run = try rlhf(["run", name], in: scratch.path)
         #expect(run.status == 2, "\(name): exit \(run.status)\n\(run.stderr)")
         for line in expected {
             #expect(run.stderr.contains(line), "\(name): stderr lacks \"\(line)\":\n\(run.stderr)")
         }
-        #expect(!FileManager.default.fileExists(atPath: scratch.path("Checkpoints")), "\(name): a job folder was created")
+        let submit = try rlhf(["submit", name, "--queue", "queue"], in: scratch.path)
+        #expect(submit.status == 2, "\(name): submit exit \(submit.status)\n\(submit.stderr)")
+        #expect(treeListing(scratch.path, skipping: isCapturedOutput) == before, "\(name): a file was created or changed")
     }
 }
