@@ -83,9 +83,13 @@ let package = Package(
         // the macros Swift cannot import.
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
-        // Checkpoint files: named Float tensors + typed attributes in HDF5, committed atomically,
-        // validated on load, pruned by retention. Knows nothing of models.
-        .target(name: "Checkpoint", dependencies: ["CHDF5"]),
+        // Checkpoint files: named Float tensors + typed attributes in HDF5, stamped with a whole-file
+        // CRC-32C, committed atomically, verified before HDF5 parses them, pruned by retention.
+        // Knows nothing of models.
+        .target(name: "Checkpoint", dependencies: ["CHDF5", "CChecksum"]),
+
+        // CRC-32C with the CPU's crc32 instruction (three streams) and a portable table fallback.
+        .target(name: "CChecksum", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Jobs: YAML manifests (validated before any work), stage chaining, exact resume, signals, and
         // the queue on disk with its per-job locks and workers.

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Interop check: h5py + numpy read a checkpoint written by `rlhf _checkpoint-sample FILE` and verify
-every tensor (name, shape, dtype, Fletcher-32 filter, values) and every attribute (type, value).
+every tensor (name, shape, dtype, Fletcher-32 filter, values) and every attribute (type, value), and
+the file's stamp (docs/checkpoints.md): its CRC-32C of the HDF5 part and of every tensor, recomputed
+here with a table-driven CRC-32C of our own.
 
 The expected values are recomputed here independently of the Swift code (see CheckpointSample.swift):
 tensor value i of dataset `path` is ((i*31 + k*17) % 251) * 0.25 - 31 with k = sum(path bytes) % 97.
@@ -46,7 +48,47 @@ def check(condition, message):
         sys.exit(f"interop check failed: {message}")
 
 
+def crc32c_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+CRC32C_TABLE = crc32c_table()
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = (crc >> 8) ^ CRC32C_TABLE[(crc ^ byte) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+def check_stamp(path):
+    """The stamp in the user block: magic line, JSON line, stamp_crc32c line, zero padding."""
+    data = open(path, "rb").read()
+    magic = b"swift-rlhf checkpoint stamp\n"
+    check(data.startswith(magic), "no stamp at the start of the file")
+    json_end = data.index(b"\n", len(magic))
+    stamp = json.loads(data[len(magic):json_end])
+    crc_line = data[json_end + 1:json_end + 1 + 22]
+    check(crc_line.startswith(b"stamp_crc32c ") and crc_line.endswith(b"\n"), f"stamp_crc32c line {crc_line!r}")
+    check(int(crc_line[13:21], 16) == crc32c(data[:json_end + 1]), "stamp_crc32c")
+    offset = stamp["hdf5_offset"]
+    check(stamp["version"] == 1 and offset >= 512 and offset & (offset - 1) == 0, f"stamp {stamp}")
+    check(data[json_end + 1 + 22:offset] == bytes(offset - json_end - 1 - 22), "stamp padding is not zero")
+    check(stamp["file_size"] == len(data), "file_size")
+    check(int(stamp["file_crc32c"], 16) == crc32c(data[offset:]), "file_crc32c")
+    check(data[offset:offset + 8] == b"\x89HDF\r\n\x1a\n", "HDF5 superblock after the user block")
+    return stamp
+
+
 def main(path):
+    stamp = check_stamp(path)
     with h5py.File(path, "r") as f:
         root = f.attrs
         check(text(root["format"]) == "swift-rlhf-checkpoint", f"format {root['format']!r}")
@@ -81,6 +123,8 @@ def main(path):
             checksummed = len(shape) > 0 and 0 not in shape
             check(dataset.fletcher32 == checksummed, f"{name} fletcher32 {dataset.fletcher32}")
             check(np.array_equal(dataset[()], expected_values(name, shape)), f"{name} values differ")
+            stored = np.ascontiguousarray(dataset[()], dtype="<f4").tobytes()
+            check(int(stamp["tensor_crc32c"][name], 16) == crc32c(stored), f"{name} tensor_crc32c")
 
         # Every attribute below the root: type and value.
         policy = f["/optimizer/policy"].attrs
@@ -102,7 +146,8 @@ def main(path):
         check(metrics["accuracy"].dtype == np.float64 and metrics["accuracy"].tolist() == [0.75, 0.8125], "double array")
         check(json.loads(text(metrics["last_json"])) == {"kl": 0.125}, "JSON attribute")
         attributes = sum(len(f[g].attrs) for g in ("/", "/optimizer/policy", "/schedule", "/rng/init", "/data/train", "/ppo", "/metrics"))
-    print(f"interop ok: h5py {h5py.version.version} read {len(expected)} tensors and {attributes} attributes from {path}")
+    print(f"interop ok: h5py {h5py.version.version} read {len(expected)} tensors and {attributes} attributes from {path}; "
+          f"stamp CRC-32C {stamp['file_crc32c']} of {stamp['file_size']} bytes verified")
 
 
 if __name__ == "__main__":

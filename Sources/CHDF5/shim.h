@@ -5,7 +5,8 @@
 //    `*_g` globals behind them are mutable C globals that Swift 6 refuses to touch. Each function
 //    below evaluates the macro in C instead.
 // 2. The file-image allocator (end of file): C callbacks through which the core driver allocates a
-//    file's memory, kept past H5Fclose so the caller can write the finished file itself.
+//    file's memory, kept past H5Fclose so the caller can write the finished file itself; and a
+//    read-only view through which it reads a file the caller has in memory, without copying it.
 #ifndef CHDF5_SHIM_H
 #define CHDF5_SHIM_H
 
@@ -30,6 +31,7 @@ static inline size_t chdf5_variable(void)     { return H5T_VARIABLE; }
 static inline hid_t chdf5_p_default(void)        { return H5P_DEFAULT; }
 static inline hid_t chdf5_p_file_access(void)    { return H5P_FILE_ACCESS; }
 static inline hid_t chdf5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
+static inline hid_t chdf5_p_file_create(void)    { return H5P_FILE_CREATE; }
 static inline hid_t chdf5_s_all(void)            { return H5S_ALL; }
 
 // File access: flags, and the newest object format this library writes (a macro alias of an enum value).
@@ -118,6 +120,48 @@ static inline herr_t chdf5_keep_image(hid_t fapl, chdf5_image *image) {
         chdf5_image_udata_copy, chdf5_image_udata_free, image,
     };
     return H5Pset_file_image_callbacks(fapl, &callbacks);
+}
+
+// MARK: A file read from the caller's memory
+
+/// Bytes the caller owns (a whole file, already verified), opened read-only by the core driver in
+/// place. The callbacks hand HDF5 these bytes whenever it asks for memory for the image, skip its
+/// copies of them onto themselves, and free nothing: the caller releases the bytes after H5Fclose.
+typedef struct {
+    void *data;
+    size_t size;
+} chdf5_view;
+
+static inline void *chdf5_view_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    chdf5_view *view = (chdf5_view *)udata;
+    return size == view->size ? view->data : NULL;
+}
+
+static inline void *chdf5_view_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op; (void)udata;
+    if (dest != src) memcpy(dest, src, size);  // always the same bytes: nothing to copy
+    return dest;
+}
+
+static inline void *chdf5_view_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr; (void)size; (void)op; (void)udata;
+    return NULL;  // read-only: never grows
+}
+
+static inline herr_t chdf5_view_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr; (void)op; (void)udata;
+    return 0;
+}
+
+/// Sets the view as the file image of a file access property list already set to the core driver.
+static inline herr_t chdf5_open_view(hid_t fapl, chdf5_view *view) {
+    H5FD_file_image_callbacks_t callbacks = {
+        chdf5_view_malloc, chdf5_view_memcpy, chdf5_view_realloc, chdf5_view_free,
+        chdf5_image_udata_copy, chdf5_image_udata_free, view,
+    };
+    if (H5Pset_file_image_callbacks(fapl, &callbacks) < 0) return -1;
+    return H5Pset_file_image(fapl, view->data, view->size);
 }
 
 #endif

@@ -4,8 +4,8 @@
 
 import Foundation
 
-public struct CheckpointError: Error, Sendable, CustomStringConvertible {
-    public enum Reason: Sendable, Equatable {
+public struct CheckpointError: Error, Sendable, CustomStringConvertible, Codable {
+    public enum Reason: Sendable, Equatable, Codable {
         // The file as a whole.
         case missingFile
         case emptyFile
@@ -23,6 +23,15 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible {
         case shapeMismatch(expected: [Int], found: [Int])
         case noChecksum
         case unreadable
+        /// A value that parses but is not what the format says (the tensor index, say).
+        case malformed(String)
+        /// An attribute too large for HDF5 to checksum changed since the file was written.
+        case uncheckedAttributeChanged(bytes: Int)
+        /// A tensor that held other values when written now has a chunk of zeros (a zero-filled block).
+        case zeroFilled
+        // The child process that reads a file no stamp vouches for.
+        case parserCrashed(signal: Int32)
+        case parserTimedOut(seconds: Int)
         // Writing.
         case invalidName(String)
         case invalidValue(String)
@@ -36,12 +45,16 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible {
     public var reason: Reason
     /// The underlying library or system message, when there is one (HDF5's innermost message, errno text).
     public var detail: String?
+    /// Why the file was read without the protection of its stamp, when that is so: `file checksum
+    /// mismatch: CRC-32C …` (it changed since it was written) or `…: its stamp is damaged (…)`.
+    public var context: String?
 
-    public init(file: String, object: String? = nil, reason: Reason, detail: String? = nil) {
+    public init(file: String, object: String? = nil, reason: Reason, detail: String? = nil, context: String? = nil) {
         self.file = file
         self.object = object
         self.reason = reason
         self.detail = detail
+        self.context = context
     }
 
     /// True when the file is bad (reading it failed validation); false when the failure is the
@@ -71,17 +84,24 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible {
         case .shapeMismatch(let expected, let found): "shape \(found) does not match the expected \(expected)"
         case .noChecksum: "dataset has no Fletcher-32 checksum filter (the format requires one)"
         case .unreadable: "unreadable"
+        case .malformed(let why): "malformed: \(why)"
+        case .uncheckedAttributeChanged(let bytes):
+            "changed since it was written, and HDF5 keeps an attribute this large (\(bytes) bytes) without a checksum, so a change cannot be told from damage"
+        case .zeroFilled: "a chunk reads as zeros where other values were written (a zero-filled block, which Fletcher-32 cannot see)"
+        case .parserCrashed(let signal): "HDF5 crashed reading it (signal \(signal), in a child process): the file is malformed"
+        case .parserTimedOut(let seconds): "HDF5 did not finish reading it in \(seconds) s (in a child process): the file is malformed"
         case .invalidName(let why): "invalid name: \(why)"
         case .invalidValue(let why): "invalid value: \(why)"
         case .writeFailed(let why): "could not write the checkpoint: \(why)"
         }
     }
 
-    /// One line: `FILE: OBJECT: reason (detail)`.
+    /// One line: `FILE: [CONTEXT; ]OBJECT: reason [detail]`.
     public var description: String {
-        var line = file
-        if let object { line += ": \(object)" }
-        line += ": \(reasonText)"
+        var line = file + ": "
+        if let context { line += context + "; " }
+        if let object { line += object + ": " }
+        line += reasonText
         if let detail, !detail.isEmpty { line += " [\(detail)]" }
         return line
     }

@@ -66,6 +66,22 @@ extension AttributeValue {
     }
 }
 
+extension AttributeValue {
+    /// The value's bytes as HDF5 stores them (UTF-8 text; little-endian numbers), for its CRC in the stamp.
+    var storedBytes: [UInt8] {
+        func bytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) } }
+        switch self {
+        case .string(let text), .json(let text): return Array(text.utf8)
+        case .int64(let v): return bytes([v])
+        case .double(let v): return bytes([v.bitPattern])
+        case .int64s(let v): return bytes(v)
+        case .uint64s(let v): return bytes(v)
+        case .floats(let v): return bytes(v.map(\.bitPattern))
+        case .doubles(let v): return bytes(v.map(\.bitPattern))
+        }
+    }
+}
+
 /// A group: attributes, tensors and subgroups, each by name.
 public struct CheckpointGroup: Equatable, Sendable {
     public var attributes: [String: AttributeValue] = [:]

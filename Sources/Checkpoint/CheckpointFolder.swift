@@ -44,13 +44,15 @@ public struct CheckpointFolder: Sendable {
     }
 
     /// The newest checkpoint that loads and validates. Each one skipped is reported to `warn` with its
-    /// file and reason, so a resumed run says why it went back further than the user expected.
+    /// file and reason, so a resumed run says why it went back further than the user expected; one
+    /// taken without its stamp's protection (edited since it was written) is reported to `notice`.
     public func latestGood(expect: CheckpointExpectation = CheckpointExpectation(),
-                           warn: (CheckpointError) -> Void = Self.warnOnStandardError)
+                           warn: (CheckpointError) -> Void = Self.warnOnStandardError,
+                           notice: (String) -> Void = CheckpointFile.noticeOnStandardError)
         throws -> (url: URL, checkpoint: CheckpointFile)? {
         for file in try checkpoints() {
             do {
-                return (file, try CheckpointFile.read(from: file, expect: expect))
+                return (file, try CheckpointFile.read(from: file, expect: expect, notice: notice))
             } catch let error as CheckpointError {
                 warn(error)
             }

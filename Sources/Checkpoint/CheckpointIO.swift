@@ -1,6 +1,14 @@
 // CheckpointFile ⇄ HDF5: walks the tree and turns it into groups, datasets and attributes, and back.
-// Writing goes through the commit protocol (AtomicCommit.swift); reading checks the file as it goes
-// (Validation.swift) and verifies every dataset's checksum by reading all of its data.
+// Writing stamps the file (FileStamp.swift: CRC-32C of the whole file and of every tensor, in HDF5's
+// user block) and commits it (AtomicCommit.swift). Reading checks the stamp before HDF5 sees a byte:
+//
+//   read the whole file → stamp verifies?  yes → HDF5 parses those very bytes, from memory
+//                                           no  → a child process parses it (ChildParser.swift);
+//                                                 accepted, with a notice, only if every check of
+//                                                 HDF5's passes and no tensor changed into zeros
+//
+// Either way the file is validated as it is read (Validation.swift) and every dataset's Fletcher-32
+// checksum is verified by reading all of its data. docs/checkpoints.md explains the rules.
 
 import Foundation
 
@@ -21,18 +29,49 @@ extension CheckpointFile {
     /// failure the previous file at `url` is untouched and the temporary file is removed.
     public func write(to url: URL, durability: Durability = .fsync) throws {
         try Validation.checkWritable(self, file: url.path)
-        let image = try hdf5Image(label: url.path)
+        let image = try stampedImage(label: url.path)
         try AtomicCommit.commit(image.bytes, to: url, durability: durability)
     }
 
-    /// The whole file's bytes, built by HDF5 in memory.
-    func hdf5Image(label: String) throws -> FileImage {
+    /// The whole file's bytes: the HDF5 file built in memory, stamped.
+    func stampedImage(label: String) throws -> FileImage {
+        let tensors = root.allTensors
+        let attributes = largeAttributeCRCs
+        let userBlock = FileStamp.userBlockSize(for: tensors.map(\.path), attributes: Array(attributes.keys))
+        let image = try hdf5Image(label: label, userBlock: userBlock)
+        let crcs = Dictionary(tensors.map { ($0.path, CRC32C.of($0.tensor.values)) }, uniquingKeysWith: { a, _ in a })
+        FileStamp.stamp(image.mutableBytes, hdf5Offset: userBlock, tensorCRCs: crcs, attributeCRCs: attributes)
+        return image
+    }
+
+    /// Every attribute (the metadata ones included) by `/group@name`, with its value.
+    var allAttributes: [(path: String, value: AttributeValue)] {
+        var result = rootAttributes.map { ("/@" + $0.key, $0.value) }
+        root.visit { path, group in
+            guard !path.isEmpty else { return }
+            result += group.attributes.map { (path + "@" + $0.key, $0.value) }
+        }
+        return result
+    }
+
+    /// CRC-32C and size of the attributes larger than `FileStamp.largeAttribute` bytes.
+    var largeAttributeCRCs: [String: UInt32] {
+        var crcs: [String: UInt32] = [:]
+        for (path, value) in allAttributes {
+            let bytes = value.storedBytes
+            if bytes.count > FileStamp.largeAttribute { crcs[path] = bytes.withUnsafeBytes { CRC32C.of($0) } }
+        }
+        return crcs
+    }
+
+    /// The whole file's bytes, built by HDF5 in memory after an empty user block of `userBlock` bytes.
+    func hdf5Image(label: String, userBlock: Int) throws -> FileImage {
         let attributes = rootAttributes
         let tensors = root.allTensors
-        let sizeHint = tensors.reduce(0) { $0 + $1.tensor.count * 4 } + tensors.count * 4096
+        let sizeHint = userBlock + tensors.reduce(0) { $0 + $1.tensor.count * 4 } + tensors.count * 4096
         return try HDF5.exclusive {
             do {
-                let file = try HDF5File.createInMemory(label: label, sizeHint: sizeHint)
+                let file = try HDF5File.createInMemory(label: label, sizeHint: sizeHint, userBlock: userBlock)
                 do {
                     try write(attributes, on: "/", in: file)
                     try root.visit { path, group in
@@ -108,31 +147,161 @@ extension CheckpointFile {
         return chunk
     }
 
-    /// Reads and validates a checkpoint: the file exists and is HDF5, `format` and `format_version`
-    /// match, every tensor of the index is present with its shape and nothing else is, every
-    /// dataset's Fletcher-32 checksum verifies, and `expect` holds. Throws a CheckpointError naming
-    /// the file, the object and the reason.
-    public static func read(from url: URL, expect: CheckpointExpectation = CheckpointExpectation()) throws -> CheckpointFile {
+    /// Reads and validates a checkpoint: the file matches its stamp (or, failing that, passes every
+    /// check in a child process, see the file comment), `format` and `format_version` match, every
+    /// tensor of the index is present with its shape and nothing else is, every dataset's Fletcher-32
+    /// checksum verifies, and `expect` holds. Throws a CheckpointError naming the file, the object and
+    /// the reason. A file read without a matching stamp is reported to `notice` in one line.
+    public static func read(from url: URL, expect: CheckpointExpectation = CheckpointExpectation(),
+                            notice: (String) -> Void = noticeOnStandardError) throws -> CheckpointFile {
+        let (checkpoint, integrity) = try readChecked(from: url, expect: expect)
+        if let line = integrity.notice(file: url.path) { notice(line) }
+        return checkpoint
+    }
+
+    /// `read(from:expect:)`, saying how the file was verified instead of printing a notice.
+    public static func readChecked(from url: URL, expect: CheckpointExpectation = CheckpointExpectation())
+        throws -> (checkpoint: CheckpointFile, integrity: FileIntegrity) {
         let path = url.path
-        try Validation.checkFileLooksLikeHDF5(path)
-        return try HDF5.exclusive {
+        let contents = try FileContents(reading: path)
+        let checkpoint: CheckpointFile, integrity: FileIntegrity
+        switch FileStamp.check(contents.bytes) {
+        case .verified(let stamp):
+            checkpoint = try parse(image: contents.bytes, label: path)
+            integrity = .verified(crc32c: stamp.fileCRC, bytes: stamp.fileSize)
+        case .mismatch(let stamp, let why):
+            let mismatch = "file checksum mismatch: \(why)"
+            if contents.count < stamp.hdf5Offset {
+                throw CheckpointError(file: path, reason: .truncated, detail: why)
+            }
+            checkpoint = try inChildProcess(path, size: contents.count, context: mismatch)
+            // HDF5 keeps large attributes without a checksum: any change to one is refused.
+            for (attribute, value) in checkpoint.allAttributes {
+                let bytes = value.storedBytes
+                guard let recorded = stamp.attributeCRCs[attribute], bytes.withUnsafeBytes({ CRC32C.of($0) }) != recorded else { continue }
+                throw CheckpointError(file: path, object: attribute, reason: .uncheckedAttributeChanged(bytes: bytes.count), context: mismatch)
+            }
+            let changed = changedTensors(checkpoint, since: stamp)
+            // Fletcher-32 cannot tell a chunk zeroed together with its checksum (a zero-filled
+            // block, the commonest damage to stored data) from a chunk of zeros: a tensor that held
+            // other values when written and now has such a chunk is damage, not an edit.
+            if let zeroed = changed.first(where: { checkpoint[tensor: $0].map(hasZeroChunk) ?? false }) {
+                throw CheckpointError(file: path, object: zeroed, reason: .zeroFilled, context: mismatch)
+            }
+            integrity = .checkedInChild(why: "it changed since it was written (\(why))", changedTensors: changed)
+        case .damagedStamp(let why) where contents.count < 512:
+            throw CheckpointError(file: path, reason: .truncated, detail: "\(contents.count) bytes, it ends inside its stamp")
+        case .damagedStamp(let why):
+            checkpoint = try inChildProcess(path, size: contents.count, context: "file checksum mismatch: its stamp is damaged (\(why))")
+            integrity = .checkedInChild(why: "its stamp is damaged (\(why))", changedTensors: nil)
+        case .unstamped:
+            try Validation.checkLooksLikeHDF5(contents.bytes, file: path)
+            checkpoint = try inChildProcess(path, size: contents.count, context: nil)
+            integrity = .checkedInChild(why: "it has no stamp (another tool wrote it, or a version before stamps)", changedTensors: nil)
+        }
+        try expect.check(checkpoint, file: path)
+        return (checkpoint, integrity)
+    }
+
+    /// `notice: FILE: ...` on stderr.
+    public static func noticeOnStandardError(_ line: String) {
+        FileHandle.standardError.write(Data("notice: \(line)\n".utf8))
+    }
+
+    /// The child's reading, its errors given `context` (why it had to be read there).
+    private static func inChildProcess(_ path: String, size: Int, context: String?) throws -> CheckpointFile {
+        do {
+            return try ChildParser.parse(path, size: size)
+        } catch var error as CheckpointError {
+            error.context = context
+            throw error
+        }
+    }
+
+    /// Tensors whose values are not what the stamp recorded, and tensors added or removed since.
+    static func changedTensors(_ checkpoint: CheckpointFile, since stamp: FileStamp) -> [String] {
+        let now = Dictionary(checkpoint.root.allTensors.map { ($0.path, CRC32C.of($0.tensor.values)) }, uniquingKeysWith: { a, _ in a })
+        return Set(now.keys).union(stamp.tensorCRCs.keys).filter { now[$0] != stamp.tensorCRCs[$0] }.sorted()
+    }
+
+    /// Whether one of the tensor's chunks (as `chunkShape` lays them out) holds only zero bytes.
+    static func hasZeroChunk(_ tensor: Tensor) -> Bool {
+        guard let chunk = chunkShape(tensor.shape), let axis = chunk.firstIndex(where: { $0 != 1 }) ?? chunk.indices.last else {
+            return false
+        }
+        // Axes before `axis` have chunks of 1 and those after it are whole, so along the flattened
+        // values a chunk is a run of `chunk[axis]` rows of `inner` values, restarting every `outer`.
+        let inner = tensor.shape[(axis + 1)...].reduce(1, *)
+        let outer = tensor.shape[axis] * inner, run = chunk[axis] * inner
+        return tensor.values.withUnsafeBufferPointer { values in
+            stride(from: 0, to: values.count, by: outer).contains { block in
+                stride(from: block, to: block + outer, by: run).contains { start in
+                    values[start..<min(start + run, block + outer)].allSatisfy { $0.bitPattern == 0 }
+                }
+            }
+        }
+    }
+
+    // MARK: Parsing with HDF5
+
+    /// Parses a file's bytes with HDF5 in this process: only for bytes a stamp has verified, or in
+    /// the child process (`rlhf _checkpoint-parse`) and the fuzzer. `label` names the file in errors.
+    static func parse(image: UnsafeRawBufferPointer, label: String) throws -> CheckpointFile {
+        try HDF5.exclusive {
             let file: HDF5File
-            do { file = try HDF5File.openReadOnly(path) } catch let error as HDF5Error {
-                throw CheckpointError(reading: error, file: path)
+            do { file = try HDF5File.openImage(image, label: label) } catch let error as HDF5Error {
+                throw CheckpointError(reading: error, file: label)
             }
             defer { file.close() }
             do {
                 // The format stamp first: another HDF5 file is refused before any of its data is read.
-                let header = try Validation.header(try readAttributes(on: "/", in: file), file: path)
+                let header = try Validation.header(try readAttributes(on: "/", in: file), file: label)
                 let checkpoint = CheckpointFile(metadata: header.metadata,
                                                 root: try readGroup("/", in: file, attributes: header.extras))
-                try Validation.checkIndex(header.index, against: checkpoint, file: path)
-                try expect.check(checkpoint, file: path)
+                try Validation.checkIndex(header.index, against: checkpoint, file: label)
                 return checkpoint
             } catch let error as HDF5Error {
-                throw CheckpointError(reading: error, file: path)
+                throw CheckpointError(reading: error, file: label)
             }
         }
+    }
+
+    /// Reads a checkpoint from bytes in memory (`label` names it in errors). Only bytes that match
+    /// their stamp are parsed; any others are refused, since a child process can read only a file.
+    public static func read(image: UnsafeRawBufferPointer, label: String,
+                            expect: CheckpointExpectation = CheckpointExpectation()) throws -> CheckpointFile {
+        switch FileStamp.check(image) {
+        case .verified:
+            let checkpoint = try parse(image: image, label: label)
+            try expect.check(checkpoint, file: label)
+            return checkpoint
+        case .mismatch(_, let why):
+            throw CheckpointError(file: label, reason: .unreadable, detail: "bytes in memory are read only when they match their stamp",
+                                  context: "file checksum mismatch: \(why)")
+        case .damagedStamp(let why):
+            throw CheckpointError(file: label, reason: .unreadable, detail: "bytes in memory are read only when they match their stamp",
+                                  context: "file checksum mismatch: its stamp is damaged (\(why))")
+        case .unstamped:
+            try Validation.checkLooksLikeHDF5(image, file: label)
+            throw CheckpointError(file: label, reason: .unreadable, detail: "no stamp: bytes in memory are read only when they match one")
+        }
+    }
+
+    /// HDF5's parse of bytes no stamp vouches for, in this process: what the child process runs, and
+    /// the fuzzer. Everyone else calls `read(from:)`.
+    public static func _parseUnverified(image: UnsafeRawBufferPointer, label: String) throws -> CheckpointFile {
+        try Validation.checkLooksLikeHDF5(image, file: label)
+        return try parse(image: image, label: label)
+    }
+
+    /// What the child process (`rlhf _checkpoint-parse FILE`) does: reads `url` with HDF5 in this
+    /// process, whatever its stamp says, and returns the stamped image of what it read. Never call it
+    /// in a process that must survive a malformed file.
+    public static func parseInChildProcess(_ url: URL) throws -> [UInt8] {
+        let contents = try FileContents(reading: url.path)
+        let checkpoint = try _parseUnverified(image: contents.bytes, label: url.path)
+        let image = try checkpoint.stampedImage(label: url.path)
+        return Array(image.bytes)
     }
 
     private static func readAttributes(on object: String, in file: HDF5File) throws -> [String: AttributeValue] {

@@ -61,22 +61,28 @@ final class FileImage {
     /// The file's length: its superblock's end-of-file address (the memory is rounded up beyond it).
     let count: Int
 
-    init(_ memory: chdf5_image) {
+    /// `superblock`: where the superblock starts (after the user block).
+    init(_ memory: chdf5_image, superblock: Int) {
         self.memory = memory
-        count = memory.data.map { Self.endOfFile(UnsafeRawBufferPointer(start: $0, count: memory.capacity)) } ?? 0
+        count = memory.data.map { Self.endOfFile(UnsafeRawBufferPointer(start: $0, count: memory.capacity), superblock: superblock) } ?? 0
     }
 
     deinit { chdf5_image_release(&memory) }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: memory.data, count: count) }
+    /// For writing the stamp into the user block.
+    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: memory.data, count: count) }
 
     /// Superblock version 2 or 3 (what the 1.8+ format bound gives): signature (8), version, offset
     /// size, length size, flags, then base address, extension address and end-of-file address, each
-    /// `offset size` bytes, little-endian. Anything unexpected: the whole memory (a longer file reads fine).
-    static func endOfFile(_ memory: UnsafeRawBufferPointer) -> Int {
-        guard memory.count >= 48, memory[8] == 2 || memory[8] == 3, memory[9] == 8 else { return memory.count }
-        let eof = (0..<8).reduce(UInt64(0)) { $0 | UInt64(memory[28 + $1]) << (8 * UInt64($1)) }
-        return eof > 0 && eof <= UInt64(memory.count) ? Int(eof) : memory.count
+    /// `offset size` bytes, little-endian; addresses are relative to the base address (the
+    /// superblock's own position). Anything unexpected: the whole memory (a longer file reads fine).
+    static func endOfFile(_ memory: UnsafeRawBufferPointer, superblock at: Int) -> Int {
+        guard memory.count >= at + 48, memory[at + 8] == 2 || memory[at + 8] == 3, memory[at + 9] == 8 else { return memory.count }
+        func address(_ offset: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(memory[at + offset + $1]) << (8 * UInt64($1)) } }
+        let (base, eof) = (address(12), address(28))
+        guard eof > 0, base <= UInt64(memory.count), eof <= UInt64(memory.count) - base else { return memory.count }
+        return Int(base + eof)
     }
 }
 
@@ -86,6 +92,11 @@ struct HDF5File {
     let path: String
     /// The memory of a file created in memory, nil for files on disk.
     var image: UnsafeMutablePointer<chdf5_image>? = nil
+    /// The caller's bytes a file opened with `openImage` reads from.
+    var view: UnsafeMutablePointer<chdf5_view>? = nil
+    /// The most float values a dataset may claim (a file's bytes bound them): a malformed size is
+    /// refused instead of allocated.
+    var valueLimit = Int.max
 
     // MARK: Checking results
 
@@ -104,8 +115,8 @@ struct HDF5File {
 
     // MARK: Files
 
-    /// File access settings: the 1.8 object format or later (compact groups, large attributes in
-    /// dense storage), and a strong close degree so `H5Fclose` closes and flushes everything.
+    /// File access settings for reading: any object format from 1.8 on, and a strong close degree so
+    /// `H5Fclose` closes everything.
     private static func fileAccess(_ path: String) throws -> hid_t {
         let fapl = try check(H5Pcreate(chdf5_p_file_access()), "H5Pcreate", path)
         try check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, chdf5_libver_latest()), "H5Pset_libver_bounds", path)
@@ -116,22 +127,34 @@ struct HDF5File {
     /// A new file built in memory (HDF5's core driver, no backing store), whose bytes `closeTakingImage()`
     /// hands over. HDF5 never touches the disk while writing, so a full disk cannot strand it half-closed
     /// (HDF5 1.10 then crashes at exit); AtomicCommit writes the bytes itself. `label` names the file in
-    /// errors; `sizeHint` is the expected size, so the memory is allocated once.
-    static func createInMemory(label: String, sizeHint: Int) throws -> HDF5File {
+    /// errors; `sizeHint` is the expected size, so the memory is allocated once. The first `userBlock`
+    /// bytes are left empty for the stamp (a power of two ≥ 512; HDF5's user block).
+    ///
+    /// Written in the 1.10 object format, whose every piece of metadata carries a checksum (superblock
+    /// v3, object headers v2, fixed-array chunk indexes): the 1.8 format's chunk index (a version 1
+    /// B-tree) has none, and damage to it can make HDF5 read a wrong chunk without complaint.
+    static func createInMemory(label: String, sizeHint: Int, userBlock: Int) throws -> HDF5File {
         let image = UnsafeMutablePointer<chdf5_image>.allocate(capacity: 1)
         image.initialize(to: chdf5_image(data: nil, capacity: 0))
         do {
             let fapl = try fileAccess(label)
             defer { H5Pclose(fapl) }
+            try check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, chdf5_libver_latest()), "H5Pset_libver_bounds", label)
             try check(H5Pset_fapl_core(fapl, max(1 << 20, sizeHint), false), "H5Pset_fapl_core", label)
             try check(chdf5_keep_image(fapl, image), "H5Pset_file_image_callbacks", label)
-            let id = try check(H5Fcreate(label, chdf5_f_acc_trunc(), chdf5_p_default(), fapl), "H5Fcreate", label)
-            return HDF5File(id: id, path: label, image: image)
+            let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate", label)
+            defer { H5Pclose(fcpl) }
+            try check(H5Pset_userblock(fcpl, hsize_t(userBlock)), "H5Pset_userblock", label)
+            let id = try check(H5Fcreate(label, chdf5_f_acc_trunc(), fcpl, fapl), "H5Fcreate", label)
+            return HDF5File(id: id, path: label, image: image, userBlock: userBlock)
         } catch {
             image.deallocate()
             throw error
         }
     }
+
+    /// Where the superblock of a file made by `createInMemory` starts.
+    var userBlock = 0
 
     /// Closes a file made by `createInMemory` and returns its bytes: exactly the file a disk-backed
     /// close would have left.
@@ -139,15 +162,30 @@ struct HDF5File {
         guard let image else { preconditionFailure("not an in-memory file") }
         defer { image.deallocate() }
         let closed = H5Fclose(id)
-        let memory = FileImage(image.pointee)
+        let memory = FileImage(image.pointee, superblock: userBlock)
         if closed < 0 { throw HDF5Error(call: "H5Fclose", file: path, object: "/", frames: HDF5.takeErrorStack()) }
         return memory
     }
 
-    static func openReadOnly(_ path: String) throws -> HDF5File {
-        let fapl = try fileAccess(path)
-        defer { H5Pclose(fapl) }
-        return HDF5File(id: try check(H5Fopen(path, chdf5_f_acc_rdonly(), fapl), "H5Fopen", path), path: path)
+    /// Opens a file from bytes in memory, read-only (the core driver reads the caller's bytes in place:
+    /// they must outlive the file). `label` names it in errors.
+    static func openImage(_ bytes: UnsafeRawBufferPointer, label: String) throws -> HDF5File {
+        let view = UnsafeMutablePointer<chdf5_view>.allocate(capacity: 1)
+        view.initialize(to: chdf5_view(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), size: bytes.count))
+        do {
+            let fapl = try fileAccess(label)
+            defer { H5Pclose(fapl) }
+            try check(H5Pset_fapl_core(fapl, 1 << 20, false), "H5Pset_fapl_core", label)
+            try check(chdf5_open_view(fapl, view), "H5Pset_file_image", label)
+            // The core driver refuses to open an image under the name of a file that exists on disk.
+            let id = try check(H5Fopen("/dev/null/swift-rlhf-image", chdf5_f_acc_rdonly(), fapl), "H5Fopen", label)
+            var file = HDF5File(id: id, path: label, view: view)
+            file.valueLimit = max(1 << 20, bytes.count)  // no compression: a dataset's values take 4 bytes each
+            return file
+        } catch {
+            view.deallocate()
+            throw error
+        }
     }
 
     static func openReadWrite(_ path: String) throws -> HDF5File {
@@ -158,6 +196,7 @@ struct HDF5File {
     /// An in-memory file's memory is freed too.
     func close() {
         if image != nil { _ = try? closeTakingImage() } else { H5Fclose(id) }
+        view?.deallocate()
     }
 
     // MARK: Writing
@@ -168,7 +207,8 @@ struct HDF5File {
     }
 
     /// Writes a float32 dataset. With `chunk` the layout is chunked with the Fletcher-32 filter
-    /// (filters need chunks); without it the dataset is contiguous, as scalars and empty arrays must be.
+    /// (filters need chunks); without it (scalars and empty arrays, which HDF5 cannot chunk) the
+    /// values are stored compact, inside the dataset's object header, under that header's checksum.
     func writeFloats(_ dataset: String, shape: [Int], chunk: [Int]?, values: UnsafeBufferPointer<Float>) throws {
         let space = try dataspace(shape, dataset)
         defer { H5Sclose(space) }
@@ -177,6 +217,8 @@ struct HDF5File {
         if let chunk {
             try check(H5Pset_chunk(dcpl, Int32(chunk.count), chunk.map { hsize_t($0) }), "H5Pset_chunk", dataset)
             try check(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32", dataset)
+        } else {
+            try check(H5Pset_layout(dcpl, H5D_COMPACT), "H5Pset_layout", dataset)
         }
         let dset = try check(H5Dcreate2(id, dataset, chdf5_ieee_f32le(), space, chdf5_p_default(), dcpl,
                                         chdf5_p_default()), "H5Dcreate2", dataset)
@@ -355,9 +397,17 @@ struct HDF5File {
         case H5T_STRING: "string"
         default: "HDF5 type class \(H5Tget_class(type).rawValue)"
         }
+        var count = 1
+        for dim in dims {
+            let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: dim))
+            guard !overflow, product <= valueLimit else {
+                throw HDF5Error(call: "H5Sget_simple_extent_dims", file: path, object: dataset, frames: [HDF5ErrorFrame(
+                    function: "Checkpoint", message: "its shape \(dims) holds more values than the file has bytes")])
+            }
+            count = product
+        }
         var result = HDF5Dataset(shape: dims.map { Int($0) }, typeName: typeName, hasFletcher32: hasFletcher32, values: nil)
         guard typeName == "float32" else { return result }
-        let count = result.shape.reduce(1, *)
         result.values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 {
                 try check(H5Dread(dset, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(),

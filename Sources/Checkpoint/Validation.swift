@@ -86,13 +86,17 @@ enum Validation {
 
     // MARK: While loading
 
-    /// Catches the cheap cases before HDF5 sees the file, with clearer words than HDF5's.
-    static func checkFileLooksLikeHDF5(_ path: String) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
-            throw CheckpointError(file: path, reason: .missingFile)
+    /// HDF5's signature, which starts the superblock at offset 0, 512, 1024, 2048, ... (after a user block).
+    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Refuses a file with no HDF5 signature where HDF5 would look for one, with clearer words than HDF5's.
+    static func checkLooksLikeHDF5(_ bytes: UnsafeRawBufferPointer, file: String) throws {
+        var offset = 0
+        while offset + hdf5Signature.count <= bytes.count {
+            if bytes[offset..<(offset + hdf5Signature.count)].elementsEqual(hdf5Signature) { return }
+            offset = offset == 0 ? 512 : offset * 2
         }
-        if (attributes[.size] as? NSNumber)?.intValue == 0 { throw CheckpointError(file: path, reason: .emptyFile) }
-        if !HDF5.exclusive({ HDF5.isHDF5(path) }) { throw CheckpointError(file: path, reason: .notHDF5) }
+        throw CheckpointError(file: file, reason: .notHDF5)
     }
 
     struct Header {
@@ -128,7 +132,7 @@ enum Validation {
         let indexText = try string(RootAttribute.tensorIndex, attributes, file)
         guard let index = try? JSONDecoder().decode([String: [Int]].self, from: Data(indexText.utf8)) else {
             throw CheckpointError(file: file, object: "/@\(RootAttribute.tensorIndex)",
-                                  reason: .invalidValue("not a JSON object of tensor path → shape"))
+                                  reason: .malformed("not a JSON object of tensor path → shape"))
         }
         return Header(metadata: metadata, extras: attributes.filter { !RootAttribute.reserved.contains($0.key) }, index: index)
     }

@@ -110,9 +110,9 @@ public final class JobRunner {
             emit(.warning("removed \(stale.lastPathComponent), left by an interrupted checkpoint write"))
         }
         let expectation = CheckpointExpectation(stageKind: spec.kind.rawValue)
-        let latest = try checkpoints.latestGood(expect: expectation) { error in
+        let latest = try checkpoints.latestGood(expect: expectation, warn: { error in
             self.emit(.warning("skipping checkpoint \(error)"))
-        }
+        }, notice: { line in self.emit(.warning(line)) })
         if let latest {
             let saved = latest.checkpoint.metadata
             guard saved.stageName == spec.name, saved.step <= spec.steps else {
@@ -192,7 +192,7 @@ public final class JobRunner {
         var sources: [String: CheckpointFile] = [:]
         for (role, reference) in spec.sources {
             let url = job.stage(named: reference) != nil ? folder.checkpoints(reference).finalFile : URL(fileURLWithPath: reference)
-            sources[role] = try CheckpointFile.read(from: url)
+            sources[role] = try CheckpointFile.read(from: url, notice: { line in self.emit(.warning(line)) })
         }
         return sources
     }

@@ -1,6 +1,7 @@
-// `rlhf inspect FILE`: what a checkpoint holds. Loading it validates it completely (format, version,
-// tensor index, every dataset's Fletcher-32 checksum), so a clean listing means a good file; a bad
-// file exits with code 2 and one line naming file, object and reason (via ExitCodes.swift).
+// `rlhf inspect FILE`: what a checkpoint holds. Loading it validates it completely (the whole-file
+// stamp, format, version, tensor index, every dataset's Fletcher-32 checksum), so a clean listing
+// means a good file; a bad file exits with code 2 and one line naming file, object and reason (via
+// ExitCodes.swift). A file read without its stamp's protection (edited with h5py) gets a notice.
 
 import ArgumentParser
 import Checkpoint
@@ -10,7 +11,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a checkpoint's format, stage, step, config, attributes and tensors, verifying every checksum.",
         discussion: """
-            Every dataset is read, so every Fletcher-32 checksum is verified. A file that is not a valid \
+            The file's CRC-32C stamp is checked before HDF5 reads it, and every dataset is read, so every \
+            Fletcher-32 checksum is verified too. A file that no longer matches its stamp (edited with h5py) \
+            is read in a child process and shown with a one-line notice on stderr. A file that is not a valid \
             checkpoint (corrupt, truncated, missing a dataset, another format or version) exits with code 2 \
             and one line on stderr: FILE: OBJECT: reason.
             """)
@@ -19,20 +22,30 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func run() throws {
-        let checkpoint = try CheckpointFile.read(from: URL(fileURLWithPath: file))
-        if json { print(jsonReport(checkpoint)) } else { printText(checkpoint) }
+        let (checkpoint, integrity) = try CheckpointFile.readChecked(from: URL(fileURLWithPath: file))
+        if let notice = integrity.notice(file: file) { CheckpointFile.noticeOnStandardError(notice) }
+        if json { print(jsonReport(checkpoint, integrity)) } else { printText(checkpoint, integrity) }
     }
 
-    /// "verified" where HDF5 checked a Fletcher-32 sum; HDF5 cannot filter scalars or empty tensors.
+    /// "verified" where HDF5 checked a Fletcher-32 sum; HDF5 cannot filter scalars or empty tensors
+    /// (their values sit in the object header, under its checksum).
     static func checksumState(_ tensor: Tensor) -> String {
         tensor.shape.isEmpty || tensor.count == 0 ? "none (scalar or empty)" : "fletcher32 verified"
     }
 
-    func printText(_ checkpoint: CheckpointFile) {
+    static func stampText(_ integrity: FileIntegrity) -> String {
+        switch integrity {
+        case let .verified(crc, bytes): String(format: "CRC-32C %08x of %d bytes verified", crc, bytes)
+        case let .checkedInChild(why, _): "not verified: \(why)"
+        }
+    }
+
+    func printText(_ checkpoint: CheckpointFile, _ integrity: FileIntegrity) {
         let m = checkpoint.metadata
         let tensors = checkpoint.root.allTensors
         let floats = tensors.reduce(0) { $0 + $1.tensor.count }
         print("file      \(file)")
+        print("stamp     \(Self.stampText(integrity))")
         print("format    \(CheckpointFile.format), version \(CheckpointFile.formatVersion)")
         print("stage     \(m.stageName) (kind \(m.stageKind)), step \(m.step) of \(m.totalSteps)")
         print("created   \(m.createdUTC), code \(m.codeVersion)")
@@ -71,7 +84,7 @@ struct Inspect: ParsableCommand {
         }
     }
 
-    func jsonReport(_ checkpoint: CheckpointFile) -> String {
+    func jsonReport(_ checkpoint: CheckpointFile, _ integrity: FileIntegrity) -> String {
         let m = checkpoint.metadata
         var attributes: [String: Any] = [:]
         checkpoint.root.visit { path, group in
@@ -84,6 +97,12 @@ struct Inspect: ParsableCommand {
             "created_utc": m.createdUTC, "code_version": m.codeVersion,
             "config": Self.parsed(m.configJSON), "manifest": Self.parsed(m.manifestJSON),
             "attributes": attributes,
+            "stamp": { () -> [String: Any] in
+                switch integrity {
+                case let .verified(crc, bytes): ["verified": true, "crc32c": String(format: "%08x", crc), "bytes": bytes]
+                case let .checkedInChild(why, changed): ["verified": false, "why": why, "changed_tensors": changed.map { $0 as Any } ?? NSNull()]
+                }
+            }(),
             "tensors": checkpoint.root.allTensors.map { path, tensor in
                 ["name": path, "shape": tensor.shape, "checksum": Self.checksumState(tensor)] as [String: Any]
             },

@@ -17,7 +17,7 @@ struct RLHF: ParsableCommand {
             """,
         subcommands: [RunCommand.self, SubmitCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
                       LogsCommand.self, Eval.self, Generate.self, DataCommand.self, Inspect.self, Bench.self,
-                      CheckpointSample.self, CheckpointStress.self]
+                      CheckpointSample.self, CheckpointStress.self, CheckpointParse.self]
     )
 }
 

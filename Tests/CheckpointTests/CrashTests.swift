@@ -1,6 +1,7 @@
 // The commit protocol under the two failures that matter in practice: the process killed at any
 // moment (SIGKILL, as a pre-empted job or the OOM killer does it), and a write that cannot complete
-// (file-size limit standing in for a full disk). Both use the built `rlhf` binary as the writer.
+// (file-size limit standing in for a full disk). Both use the built `rlhf` binary as the writer, and
+// every file left under a final name must match its whole-file stamp (written as part of the commit).
 
 @testable import Checkpoint
 import Foundation
@@ -14,7 +15,12 @@ import Testing
     static func checkEveryCheckpoint(in folder: CheckpointFolder, round: Int) throws -> Int? {
         var finalStep: Int?
         for url in try folder.checkpoints() {
-            let checkpoint = try CheckpointFile.read(from: url)
+            // Committed through the stamp: every file left under a final name matches its stamp.
+            let (checkpoint, integrity) = try CheckpointFile.readChecked(from: url)
+            guard case .verified = integrity else {
+                Issue.record("round \(round): \(url.lastPathComponent) does not match its stamp: \(integrity)")
+                continue
+            }
             let step = checkpoint.metadata.step
             let values = try #require(checkpoint[tensor: "/model/w"]).values
             let wrong = values.indices.first { values[$0] != stressValue(step: step, index: $0) }
@@ -87,6 +93,8 @@ import Testing
         #expect(result.stderr.contains("could not write the checkpoint: write \(file.path).tmp: File too large"), "\(result.stderr)")
         #expect(try Data(contentsOf: file) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == ["final.h5"])
-        #expect(try CheckpointFile.read(from: file).metadata.step == 7)
+        let kept = try CheckpointFile.readChecked(from: file)
+        #expect(kept.checkpoint.metadata.step == 7)
+        #expect({ if case .verified = kept.integrity { true } else { false } }(), "\(kept.integrity)")
     }
 }

@@ -22,6 +22,7 @@ import Testing
         #expect(result.stderr.isEmpty)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("format    swift-rlhf-checkpoint, version 1"))
+        #expect(lines.contains { $0.hasPrefix("stamp     CRC-32C ") && $0.hasSuffix(" bytes verified") }, "\(lines)")
         #expect(lines.contains("stage     sample (kind reward), step 7 of 10"))
         #expect(lines.contains(#"config    {"vocab":259,"context":8,"layers":2,"heads":2,"embedding":8}"#))
         #expect(lines.contains("  /rng/init@state = [1, 11400714819323198485, 18446744073709551615, 42]"))
@@ -44,6 +45,9 @@ import Testing
         let wte = try #require(tensors.first { $0["name"] as? String == "/model/wte" })
         #expect(wte["shape"] as? [Int] == [259, 8])
         #expect(wte["checksum"] as? String == "fletcher32 verified")
+        let stamp = try #require(object["stamp"] as? [String: Any])
+        #expect(stamp["verified"] as? Bool == true)
+        #expect(stamp["bytes"] as? Int == (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int))
     }
 
     @Test func corruptFileExitsTwoWithOneLine() throws {
@@ -56,7 +60,8 @@ import Testing
         #expect(result.status == 2)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-        #expect(result.stderr.hasPrefix("error: \(url.path): /model/wte: Fletcher-32 checksum mismatch: the data is corrupt"))
+        #expect(result.stderr.hasPrefix("error: \(url.path): file checksum mismatch: CRC-32C "), "\(result.stderr)")
+        #expect(result.stderr.contains("; /model/wte: Fletcher-32 checksum mismatch: the data is corrupt"), "\(result.stderr)")
         #expect(!result.stderr.contains("HDF5-DIAG"))
     }
 
