@@ -188,11 +188,12 @@ public final class JobRunner {
     }
 
     /// The checkpoints a stage starts from: earlier stages' final.h5, or checkpoint files, by role.
-    private func loadSources(of spec: StageSpec) throws -> [String: CheckpointFile] {
-        var sources: [String: CheckpointFile] = [:]
-        for (role, reference) in spec.sources {
+    private func loadSources(of spec: StageSpec) throws -> [SourceRole: StageSource] {
+        var sources: [SourceRole: StageSource] = [:]
+        for (role, reference) in spec.givenSources {
             let url = job.stage(named: reference) != nil ? folder.checkpoints(reference).finalFile : URL(fileURLWithPath: reference)
-            sources[role] = try CheckpointFile.read(from: url, notice: { line in self.emit(.warning(line)) })
+            sources[role] = StageSource(try CheckpointFile.read(from: url, notice: { line in self.emit(.warning(line)) }),
+                                        reference: reference)
         }
         return sources
     }

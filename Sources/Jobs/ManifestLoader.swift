@@ -11,8 +11,8 @@
 //
 // Path resolution: data files, checkpoint sources and `demo_data` are relative to the manifest's
 // folder; `output` is relative to the current directory (so the default `Checkpoints/NAME` lands in
-// the checkout's `Checkpoints/` when run from its root). A source (`init`, `policy`, `reward`,
-// `teacher`) that names a stage of the job stays a stage name; anything else is a checkpoint path.
+// the checkout's `Checkpoints/` when run from its root). A source (any `SourceRole`: `init`, `policy`,
+// ...) that names a stage of the job stays a stage name; anything else is a checkpoint path.
 
 import Foundation
 import Stages
@@ -139,14 +139,9 @@ struct PathResolver {
         }
         for i in job.stages.indices {
             var spec = job.stages[i]
-            spec.data.train = spec.data.train.map { absolute($0, against: manifestFolder) }
-            spec.data.eval = spec.data.eval.map { absolute($0, against: manifestFolder) }
-            spec.data.prompts = spec.data.prompts.map { absolute($0, against: manifestFolder) }
-            spec.data.evalPrompts = spec.data.evalPrompts.map { absolute($0, against: manifestFolder) }
-            spec.initFrom = source(spec.initFrom)
-            spec.policy = source(spec.policy)
-            spec.reward = source(spec.reward)
-            spec.teacher = source(spec.teacher)
+            for (role, path) in spec.data.given { spec.data[role] = absolute(path, against: manifestFolder) }
+            for (role, reference) in spec.givenSources { spec.sources[role] = source(reference) }
+            for name in spec.sections.keys { spec.sections[name]!.resolvePaths { absolute($0, against: manifestFolder) } }
             job.stages[i] = spec
         }
         return job

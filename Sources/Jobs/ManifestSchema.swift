@@ -16,7 +16,8 @@ import Stages
 import Transformer
 import Yams
 
-/// One level of the manifest: its keys, the required ones (with stand-ins), and its sub-sections.
+/// One level of the manifest: its keys, the required ones (with stand-ins), and its sub-sections. The
+/// stage entries' levels come from the key tables of Stages (`StageSpec.keys`, each kind's settings).
 struct SchemaSection: Sendable {
     enum Child: Sendable {
         case mapping(SchemaSection)
@@ -33,17 +34,28 @@ struct SchemaSection: Sendable {
     static let model = SchemaSection(
         allowed: ModelKeys.allowed, required: ModelKeys.required.map { ($0, "1") }, isModel: true)
 
-    static let stage = SchemaSection(
-        allowed: StageSpec.allowedKeys,
-        required: [("name", "unnamed"), ("kind", StageKind.sft.rawValue), ("steps", "1")],
-        children: [
-            "data": .mapping(SchemaSection(allowed: DataSpec.allowedKeys)),
-            "optimizer": .mapping(SchemaSection(allowed: OptimizerSettings.allowedKeys)),
-            "ppo": .mapping(SchemaSection(allowed: PPOSettings.allowedKeys)),
-            "dpo": .mapping(SchemaSection(allowed: DPOSettings.allowedKeys)),
-            "distill": .mapping(SchemaSection(allowed: DistillSettings.allowedKeys)),
-            "model": .mapping(.model),
-        ])
+    static let stage = SchemaSection(StageSpec.schema)
+
+    /// A level declared by a key table.
+    init(_ schema: SectionSchema) {
+        allowed = schema.keys
+        required = schema.required
+        for (key, shape) in schema.shapes {
+            switch shape {
+            case .section(let child): children[key] = .mapping(SchemaSection(child))
+            case .list(let child): children[key] = .list(of: SchemaSection(child))
+            case .model: children[key] = .mapping(.model)
+            case .value, .choice: break
+            }
+        }
+    }
+
+    init(allowed: [String], required: [(key: String, standIn: String)] = [], children: [String: Child] = [:], isModel: Bool = false) {
+        self.allowed = allowed
+        self.required = required
+        self.children = children
+        self.isModel = isModel
+    }
 
     static let job = SchemaSection(
         allowed: JobManifest.allowedKeys,
@@ -184,14 +196,22 @@ struct StructuralCheck {
 
 /// Decodes with Yams, reporting each value of the wrong type and retrying without it.
 struct TolerantDecoder {
-    /// Allowed values of the enum-valued keys, by the last two components of their key path.
-    static let enumValues: [String: [String]] = [
-        "kind": StageKind.allCases.map(\.rawValue),
-        "optimizer.schedule": OptimizerSettings.Schedule.allCases.map(\.rawValue),
-        "ppo.kl_estimator": PPOSettings.KLEstimator.allCases.map(\.rawValue),
-        "dpo.loss": DPOSettings.Loss.allCases.map(\.rawValue),
-        "distill.loss": DistillSettings.Loss.allCases.map(\.rawValue),
-    ]
+    /// Allowed values of the enum-valued keys, by the last two components of their key path without
+    /// list indices (`optimizer.schedule`, `graders.type`), or by the key alone at the stage level (`kind`).
+    static let enumValues: [String: [String]] = {
+        var values: [String: [String]] = [:]
+        func walk(_ schema: SectionSchema, under parent: String?) {
+            for (key, shape) in schema.shapes {
+                switch shape {
+                case .choice(let choices): values[parent.map { "\($0).\(key)" } ?? key] = choices
+                case .section(let child), .list(let child): walk(child, under: key)
+                case .value, .model: break
+                }
+            }
+        }
+        walk(StageSpec.schema, under: nil)
+        return values
+    }()
 
     /// Stand-ins for required keys, by key name (the names do not clash across sections).
     static let standIns: [String: String] = {
@@ -244,7 +264,7 @@ struct TolerantDecoder {
         case let .keyNotFound(key, context):
             return (context.codingPath + [key], "is required")
         case let .dataCorrupted(context):
-            let path = KeyPath.of(context.codingPath, under: "")
+            let path = KeyPath.of(context.codingPath.filter { $0.intValue == nil }, under: "")
             let lastTwo = path.split(separator: ".").suffix(2).joined(separator: ".")
             if let values = enumValues[lastTwo] ?? enumValues[String(path.split(separator: ".").last ?? "")] {
                 return (context.codingPath, "expected one of \(values.joined(separator: ", ")), got \(found(context.codingPath, in: root))")

@@ -1,45 +1,14 @@
-// The checks that need the whole decoded job: value ranges (`StageSpec.problems`,
-// `GPTConfig.problems`), what each stage kind needs and accepts, stage names, references to other
-// stages or checkpoint files, data files on disk, and model shapes against the checkpoints stages
-// start from. Each problem names its key path; values are quoted from the YAML where there is one.
+// The checks that need the whole decoded job: value ranges (the key tables' bounds, `GPTConfig.problems`),
+// what each stage kind needs and accepts (its declaration: sources, data files, settings section, own
+// stage keys), stage names, references to other stages or checkpoint files, data files on disk, and
+// model shapes against the checkpoints stages start from. Each problem names its key path; values are
+// quoted from the YAML where there is one.
 
 import Checkpoint
 import Foundation
 import Stages
 import Transformer
 import Yams
-
-/// What each stage kind needs and accepts (sources by role, data keys, its own settings section).
-struct KindRules {
-    var requiredSources: [String]
-    var allowedSources: [String]
-    var requiredData: [String]
-    var allowedData: [String]
-    /// The settings section the kind takes (`ppo`, `dpo`, `distill`), if any.
-    var section: String?
-
-    static func of(_ kind: StageKind) -> KindRules {
-        switch kind {
-        case .sft: KindRules(requiredSources: [], allowedSources: ["init"], requiredData: ["train"], allowedData: ["train", "eval"])
-        case .reward: KindRules(requiredSources: [], allowedSources: ["init"], requiredData: ["train"], allowedData: ["train", "eval"])
-        case .ppo: KindRules(requiredSources: ["policy", "reward"], allowedSources: ["policy", "reward"], requiredData: ["prompts"],
-                             allowedData: ["prompts", "eval_prompts"], section: "ppo")
-        case .dpo: KindRules(requiredSources: ["policy"], allowedSources: ["policy"], requiredData: ["train"],
-                             allowedData: ["train", "eval"], section: "dpo")
-        case .distill: KindRules(requiredSources: ["teacher"], allowedSources: ["teacher", "init"], requiredData: ["train"],
-                                 allowedData: ["train", "eval"], section: "distill")
-        }
-    }
-}
-
-extension StageSpec {
-    /// The checkpoint sources by role, as written in the manifest (role, reference).
-    var sources: [(role: String, reference: String)] {
-        [("init", initFrom), ("policy", policy), ("reward", reward), ("teacher", teacher)].compactMap { role, value in
-            value.map { (role, $0) }
-        }
-    }
-}
 
 struct ManifestValidator {
     let job: JobManifest
@@ -99,7 +68,7 @@ struct ManifestValidator {
 
     private mutating func checkStage(_ spec: StageSpec, at index: Int, position: Int) {
         let path = KeyPath.element("stages", index)
-        for (key, message) in spec.problems where !standIns.contains(KeyPath.child(path, key)) {
+        for (key, message) in spec.problems(model: job.model(of: spec)) where !standIns.contains(KeyPath.child(path, key)) {
             report(KeyPath.child(path, key), message + got(KeyPath.child(path, key)))
         }
         if let model = spec.model { checkModel(model, at: KeyPath.child(path, "model")) }
@@ -108,62 +77,75 @@ struct ManifestValidator {
             report(KeyPath.child(path, "name"), "'\(spec.name)' is already the name of stages[\(indices[first])]; stage names must be unique")
         }
         guard !standIns.contains(KeyPath.child(path, "kind")) else {
-            for (key, file) in spec.dataFiles { checkDataFile(file, key: KeyPath.child(path, "data.\(key)"), of: nil) }
+            for (role, file) in spec.data.given { checkDataFile(file, key: KeyPath.child(path, "data.\(role.rawValue)"), of: nil) }
             return
         }
-        let rules = KindRules.of(spec.kind)
-        let kind = Self.article(spec.kind.rawValue)
-        for role in rules.requiredSources where !spec.sources.contains(where: { $0.role == role }) {
-            report(KeyPath.child(path, role), "is required for \(kind) stage (an earlier stage's name or a checkpoint file)")
+        let declaration = spec.kind.declaration
+        let kind = spec.kind.withArticle
+        for use in declaration.sources where use.required && spec.sources[use.role] == nil {
+            report(KeyPath.child(path, use.role.rawValue), "is required for \(kind) stage (an earlier stage's name or a checkpoint file)")
         }
-        for key in rules.requiredData where !spec.dataFiles.contains(where: { $0.key == key }) {
-            report(KeyPath.child(path, "data.\(key)"), "is required for \(kind) stage (a JSONL file)")
+        for use in declaration.data where use.required && spec.data[use.role] == nil {
+            report(KeyPath.child(path, "data.\(use.role.rawValue)"), "is required for \(kind) stage (a JSONL file)")
         }
-        for (role, _) in spec.sources where !rules.allowedSources.contains(role) {
-            report(KeyPath.child(path, role), "is not used by \(kind) stage (it takes \(Self.list(rules.allowedSources)))")
+        for (role, _) in spec.givenSources where declaration.uses(role) == nil {
+            let takes = declaration.sources.isEmpty ? "no source" : Self.list(declaration.sources.map(\.role.rawValue))
+            report(KeyPath.child(path, role.rawValue), "is not used by \(kind) stage (it takes \(takes))")
         }
-        for (key, _) in spec.dataFiles where !rules.allowedData.contains(key) {
-            report(KeyPath.child(path, "data.\(key)"), "is not used by \(kind) stage (it reads data.\(Self.list(rules.allowedData, or: "data.")))")
+        for (role, _) in spec.data.given where declaration.uses(role) == nil {
+            report(KeyPath.child(path, "data.\(role.rawValue)"),
+                   "is not used by \(kind) stage (it reads data.\(Self.list(declaration.data.map(\.role.rawValue), or: "data.")))")
         }
-        for (section, present) in [("ppo", spec.ppo != nil), ("dpo", spec.dpo != nil), ("distill", spec.distill != nil)]
-        where present && rules.section != section {
-            report(KeyPath.child(path, section), "only a \(section) stage takes \(section) settings (this one is \(kind))")
+        for section in spec.sections.keys.sorted() where section != declaration.section {
+            report(KeyPath.child(path, section), "only \(StageKind(section).withArticle) stage takes \(section) settings (this one is \(kind))")
         }
-        if spec.model != nil && spec.kind != .distill {
-            report(KeyPath.child(path, "model"), "only a distill stage (the student) may have its own model; the job's model applies")
+        for other in StageKinds.all where other.kind != spec.kind {
+            for key in other.stageKeys where !declaration.stageKeys.contains(key) && hasKey(key, at: path) {
+                report(KeyPath.child(path, key), "only \(other.kind.withArticle) stage takes \(key) (this one is \(kind))")
+            }
         }
-        for (key, file) in spec.dataFiles where rules.allowedData.contains(key) {
-            checkDataFile(file, key: KeyPath.child(path, "data.\(key)"), of: (key, spec))
+        for (role, file) in spec.data.given where declaration.uses(role) != nil {
+            checkDataFile(file, key: KeyPath.child(path, "data.\(role.rawValue)"), of: (role, spec))
         }
-        for (role, reference) in spec.sources where rules.allowedSources.contains(role) {
-            checkSource(reference, role: role, of: spec, position: position, key: KeyPath.child(path, role))
+        for (role, reference) in spec.givenSources {
+            guard let use = declaration.uses(role) else { continue }
+            checkSource(reference, use: use, of: spec, position: position, key: KeyPath.child(path, role.rawValue))
         }
+    }
+
+    /// Whether the YAML mapping at `path` (a stage entry) writes `key`.
+    private func hasKey(_ key: String, at path: String) -> Bool {
+        guard let index = Int(path.dropFirst("stages[".count).dropLast()),
+              let stages = root.mapping?["stages"]?.sequence, index < stages.count else { return false }
+        return stages[index].mapping?[key] != nil
     }
 
     /// The file exists and, with `readData`, parses as the stage will read it (every line, with the
     /// stage's `skip_bad_lines`): bad data is refused here, before the job writes anything.
-    private mutating func checkDataFile(_ file: String, key: String, of stage: (key: String, spec: StageSpec)?) {
+    private mutating func checkDataFile(_ file: String, key: String, of stage: (role: DataRole, spec: StageSpec)?) {
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) {
             report(key, "no such file: \(file)")
         } else if isFolder.boolValue {
             report(key, "is a folder, expected a JSONL file: \(file)")
-        } else if readData, let (dataKey, spec) = stage {
-            do { try Stages.readData(dataKey, of: spec) } catch { report(key, "\(error)") }
+        } else if readData, let (role, spec) = stage {
+            do { try Stages.readData(role, of: spec) } catch { report(key, "\(error)") }
         }
     }
 
     /// A reference names an earlier stage (whose output must fit this role and shape) or a checkpoint.
-    private mutating func checkSource(_ reference: String, role: String, of spec: StageSpec, position: Int, key: String) {
-        let expected = role == "teacher" ? nil : job.model(of: spec)
+    private mutating func checkSource(_ reference: String, use: SourceUse, of spec: StageSpec, position: Int, key: String) {
+        let expected = use.sameShape ? job.model(of: spec) : nil
+        let role = use.role.rawValue
+        let wanted = use.kinds.map { kinds in kinds.map { $0.withArticle }.joined(separator: " or ") + " stage or a checkpoint of one" }
         if let (sourcePosition, source) = job.stage(named: reference) {
             guard sourcePosition < position else {
                 let which = sourcePosition == position ? "this stage itself" : "stages[\(indices[sourcePosition])], which runs later"
                 report(key, "'\(reference)' is \(which); name an earlier stage or a checkpoint file")
                 return
             }
-            if role == "reward" && source.kind != .reward {
-                report(key, "stage '\(reference)' is \(Self.article(source.kind.rawValue)) stage; reward must name a reward stage or a reward-model checkpoint")
+            if let kinds = use.kinds, let wanted, !kinds.contains(source.kind) {
+                report(key, "stage '\(reference)' is \(source.kind.withArticle) stage; \(role) must name \(wanted)")
             }
             checkShape(job.model(of: source), against: expected, vocabOf: job.model(of: spec), from: "stage '\(reference)'", key: key)
             return
@@ -180,8 +162,8 @@ struct ManifestValidator {
         case .failure(let error):
             report(key, "cannot start from \(error)")
         case .success(let file):
-            if role == "reward" && file.metadata.stageKind != StageKind.reward.rawValue {
-                report(key, "\(reference) is a checkpoint of \(Self.article(file.metadata.stageKind)) stage; reward must name a reward-model checkpoint")
+            if let kinds = use.kinds, let wanted, !kinds.contains(StageKind(file.metadata.stageKind)) {
+                report(key, "\(reference) is a checkpoint of \(StageKind(file.metadata.stageKind).withArticle) stage; \(role) must name \(wanted)")
             }
             guard let data = file.metadata.configJSON.data(using: .utf8),
                   let config = try? JSONDecoder().decode(GPTConfig.self, from: data) else {
@@ -217,9 +199,6 @@ struct ManifestValidator {
             report(KeyPath.child(section, key), message)
         }
     }
-
-    /// "an sft", "a reward".
-    static func article(_ word: String) -> String { ("aeio".contains(word.first ?? "x") || word.hasPrefix("sft") ? "an " : "a ") + word }
 
     static func text(_ c: GPTConfig) -> String {
         "{vocab: \(c.vocab), context: \(c.context), layers: \(c.layers), heads: \(c.heads), embedding: \(c.embedding)}"

@@ -10,13 +10,25 @@ public struct StageContext {
     public var jobSeed: UInt64
     /// The job's model shape (a distillation student may override it with `spec.model`).
     public var model: GPTConfig
-    /// Loaded checkpoints the stage starts from, by role: "init", "policy", "reward", "teacher".
-    public var sources: [String: CheckpointFile]
+    /// Loaded checkpoints the stage starts from, by role.
+    public var sources: [SourceRole: StageSource]
 
-    public init(jobSeed: UInt64, model: GPTConfig, sources: [String: CheckpointFile] = [:]) {
+    public init(jobSeed: UInt64, model: GPTConfig, sources: [SourceRole: StageSource] = [:]) {
         self.jobSeed = jobSeed
         self.model = model
         self.sources = sources
+    }
+
+    /// Sources made in memory (tests, benchmarks): each named after its role.
+    public init(jobSeed: UInt64, model: GPTConfig, checkpoints: [SourceRole: CheckpointFile]) {
+        self.init(jobSeed: jobSeed, model: model,
+                  sources: checkpoints.reduce(into: [:]) { $0[$1.key] = StageSource($1.value, reference: $1.key.rawValue) })
+    }
+
+    /// A source the stage's declaration requires (the factory checked it is there).
+    public func source(_ role: SourceRole) throws -> StageSource {
+        guard let source = sources[role] else { throw StageError.invalidInput("no `\(role.rawValue)` source was given") }
+        return source
     }
 
     /// A seed for one named stream of one stage: the same job, stage and stream always get the same
@@ -29,34 +41,24 @@ public struct StageContext {
     }
 }
 
-/// The stage for a manifest entry. Data files are read here, so bad data fails before any work.
+/// The stage for a manifest entry, built as its kind declares. Data files are read here, so bad data
+/// fails before any work.
 public func makeStage(_ spec: StageSpec, context: StageContext) throws -> Stage {
-    switch spec.kind {
-    case .sft: return try SFTStage(spec: spec, context: context)
-    case .reward: return try RewardStage(spec: spec, context: context)
-    case .ppo: return try PPOStage(spec: spec, context: context)
-    case .dpo: return try DPOStage(spec: spec, context: context)
-    case .distill: return try DistillStage(spec: spec, context: context)
+    let declaration = spec.kind.declaration
+    let kind = spec.kind.withArticle + " stage"
+    for use in declaration.sources where use.required && context.sources[use.role] == nil {
+        throw StageError.invalidInput("stage \(spec.name): \(kind) needs `\(use.role.rawValue)` (\(use.meaning))")
     }
+    for use in declaration.data where use.required && spec.data[use.role] == nil {
+        throw StageError.invalidInput("stage \(spec.name): \(kind) needs data.\(use.role.rawValue) (\(use.rows))")
+    }
+    return try declaration.build(spec, context)
 }
 
-/// Reads one of a stage's data files (`key` as the manifest names it: `train`, `eval`, `prompts`,
-/// `eval_prompts`) exactly as the stage will: the record type its kind expects, `skip_bad_lines`
-/// honoured. Jobs calls it for every data file of every stage before it creates or changes anything,
-/// so bad data is reported with nothing touched.
-public func readData(_ key: String, of spec: StageSpec) throws {
-    guard let path = spec.dataFiles.first(where: { $0.key == key })?.path else { return }
-    switch spec.kind {
-    case .sft, .distill: _ = try Dataset<SFTRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
-    case .reward, .dpo: _ = try Dataset<PreferenceRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
-    case .ppo: _ = try Dataset<PromptRecord>(contentsOf: path, skipBadLines: spec.skipBadLines)
-    }
-}
-
-extension StageSpec {
-    /// The data files by manifest key (`train`, `eval`, `prompts`, `eval_prompts`), those that are set.
-    public var dataFiles: [(key: String, path: String)] {
-        [("train", data.train), ("eval", data.eval), ("prompts", data.prompts), ("eval_prompts", data.evalPrompts)]
-            .compactMap { key, value in value.map { (key, $0) } }
-    }
+/// Reads one of a stage's data files exactly as the stage will: the record type its kind declares for
+/// the role, `skip_bad_lines` honoured. Jobs calls it for every data file of every stage before it
+/// creates or changes anything, so bad data is reported with nothing touched.
+public func readData(_ role: DataRole, of spec: StageSpec) throws {
+    guard let path = spec.data[role], let use = spec.kind.declaration.uses(role) else { return }
+    try use.read(path, spec.skipBadLines)
 }

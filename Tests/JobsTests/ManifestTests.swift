@@ -21,8 +21,8 @@ import Testing
         #expect(job.seed == 0 && job.threads == 0)
         #expect(job.model.vocab == 259)
         #expect(job.output == scratch.path("Checkpoints/sweep-1"))  // relative to the current directory
-        #expect(job.stages[1].data.train == scratch.path("data/prefs.jsonl"))  // relative to the manifest
-        #expect(job.stages[1].initFrom == "sft")
+        #expect(job.stages[1].data[.train] == scratch.path("data/prefs.jsonl"))  // relative to the manifest
+        #expect(job.stages[1].sources[.initial] == "sft")
         #expect(job.stages[0].batch == 16 && job.stages[0].checkpointEvery == 100 && job.stages[0].keep == 3)
     }
 

@@ -72,7 +72,7 @@ let ppoModel = GPTConfig(context: 96, layers: 1, heads: 2, embedding: 16)
 func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {
     let sft = try makeStage(sftSpec(steps: 4), context: StageContext(jobSeed: seed, model: ppoModel))
     for _ in 0..<4 { _ = try sft.step() }
-    let rmContext = StageContext(jobSeed: seed, model: ppoModel, sources: ["init": sft.checkpoint()])
+    let rmContext = StageContext(jobSeed: seed, model: ppoModel, checkpoints: [.initial: sft.checkpoint()])
     let rm = try makeStage(rewardSpec(steps: 3), context: rmContext)
     for _ in 0..<3 { _ = try rm.step() }
     var spec = StageSpec(name: "ppo", kind: .ppo,
@@ -84,10 +84,10 @@ func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {
     ppo.epochs = 2
     ppo.minibatches = 2
     ppo.targetKL = 1
-    spec.ppo = ppo
+    spec[section: PPOSettings.self] = ppo
     spec.optimizer.lr = 1e-3
     let context = StageContext(jobSeed: seed, model: ppoModel,
-                               sources: ["policy": sft.checkpoint(), "reward": rm.checkpoint()])
+                               checkpoints: [.policy: sft.checkpoint(), .reward: rm.checkpoint()])
     return try makeStage(spec, context: context) as! PPOStage
 }
 

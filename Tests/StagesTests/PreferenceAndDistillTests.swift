@@ -46,9 +46,10 @@ func dpoSpec(steps: Int, loss: DPOSettings.Loss = .sigmoid) -> StageSpec {
                          data: DataSpec(train: demoFolder + "/prefs_small.jsonl", eval: demoFolder + "/prefs_eval.jsonl"), steps: steps)
     spec.batch = 8
     spec.optimizer.lr = 1e-3
-    spec.dpo = DPOSettings()
-    spec.dpo!.loss = loss
-    spec.dpo!.beta = 0.5
+    var dpo = DPOSettings()
+    dpo.loss = loss
+    dpo.beta = 0.5
+    spec[section: DPOSettings.self] = dpo
     return spec
 }
 
@@ -58,9 +59,10 @@ func distillSpec(steps: Int, loss: DistillSettings.Loss = .forwardKL) -> StageSp
     spec.batch = 8
     spec.optimizer.lr = 3e-3
     spec.model = GPTConfig(context: 96, layers: 1, heads: 2, embedding: 16)
-    spec.distill = DistillSettings()
-    spec.distill!.loss = loss
-    spec.distill!.alpha = 0.8
+    var distill = DistillSettings()
+    distill.loss = loss
+    distill.alpha = 0.8
+    spec[section: DistillSettings.self] = distill
     return spec
 }
 
@@ -74,7 +76,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
 @Suite(.serialized) struct DPOAndDistillStageTests {
     @Test(arguments: [DPOSettings.Loss.sigmoid, .ipo])
     func dpoGradientsMatchFiniteDifferences(loss: DPOSettings.Loss) throws {
-        let context = StageContext(jobSeed: 8, model: smallModel, sources: ["policy": try trainedSFT(steps: 3, seed: 8)])
+        let context = StageContext(jobSeed: 8, model: smallModel, checkpoints: [.policy: try trainedSFT(steps: 3, seed: 8)])
         let stage = try makeStage(dpoSpec(steps: 1, loss: loss), context: context) as! DPOStage
         for i in stride(from: 0, to: stage.model.parameterCount, by: 5) { stage.model.parameters.base[i] *= 1.03 }
         var stats = PreferenceStatistics()
@@ -87,7 +89,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
     }
 
     @Test func dpoLearnsPreferencesAndResumesExactly() throws {
-        let context = StageContext(jobSeed: 9, model: smallModel, sources: ["policy": try trainedSFT(steps: 20, seed: 9)])
+        let context = StageContext(jobSeed: 9, model: smallModel, checkpoints: [.policy: try trainedSFT(steps: 20, seed: 9)])
         let stage = try makeStage(dpoSpec(steps: 40), context: context)
         let before = try stage.evaluate()
         #expect(abs(before["eval_margin"]!) < 1e-6)          // policy = reference at the start
@@ -101,7 +103,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
 
     @Test(arguments: [DistillSettings.Loss.forwardKL, .reverseKL])
     func distillGradientsMatchFiniteDifferences(loss: DistillSettings.Loss) throws {
-        let context = StageContext(jobSeed: 10, model: smallModel, sources: ["teacher": try trainedSFT(steps: 3, seed: 10)])
+        let context = StageContext(jobSeed: 10, model: smallModel, checkpoints: [.teacher: try trainedSFT(steps: 3, seed: 10)])
         let stage = try makeStage(distillSpec(steps: 1, loss: loss), context: context) as! DistillStage
         let batch = stage.data.train.batch([5, 9, 2], context: stage.model.config.context)
         checkGradients(of: stage.model, tensors: ["h.0.attn.c_proj.weight", "ln_f.bias", "wte"]) { backward in
@@ -112,7 +114,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
     }
 
     @Test func distillationApproachesTheTeacherAndResumesExactly() throws {
-        let context = StageContext(jobSeed: 11, model: smallModel, sources: ["teacher": try trainedSFT(steps: 30, seed: 11)])
+        let context = StageContext(jobSeed: 11, model: smallModel, checkpoints: [.teacher: try trainedSFT(steps: 30, seed: 11)])
         let stage = try makeStage(distillSpec(steps: 40), context: context)
         let before = try stage.evaluate()
         for _ in 0..<40 { _ = try stage.step() }
@@ -127,7 +129,7 @@ func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
     @Test func distillRefusesAnotherVocabulary() throws {
         var spec = distillSpec(steps: 1)
         spec.model = GPTConfig(vocab: 100, context: 96, layers: 1, heads: 2, embedding: 16)
-        let context = StageContext(jobSeed: 12, model: smallModel, sources: ["teacher": try trainedSFT(steps: 1, seed: 12)])
+        let context = StageContext(jobSeed: 12, model: smallModel, checkpoints: [.teacher: try trainedSFT(steps: 1, seed: 12)])
         #expect(throws: StageError.self) { try makeStage(spec, context: context) }
     }
 }

@@ -77,7 +77,7 @@ func trainedWeights(_ spec: StageSpec, context: StageContext, split: Int? = nil,
     @Test func rewardModelLearnsPreferencesAndResumesExactly() throws {
         let sft = try makeStage(sftSpec(steps: 30), context: StageContext(jobSeed: 2, model: smallModel))
         for _ in 0..<30 { _ = try sft.step() }
-        let context = StageContext(jobSeed: 2, model: smallModel, sources: ["init": sft.checkpoint()])
+        let context = StageContext(jobSeed: 2, model: smallModel, checkpoints: [.initial: sft.checkpoint()])
         let rm = try makeStage(rewardSpec(steps: 150), context: context)
         for _ in 0..<150 { _ = try rm.step() }
         let eval = try rm.evaluate()

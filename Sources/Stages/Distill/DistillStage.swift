@@ -20,21 +20,19 @@ public final class DistillStage: SingleNetworkStage {
     public var model: GPT { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let teacherSource = context.sources["teacher"] else {
-            throw StageError.invalidInput("stage \(spec.name): distill needs `teacher`")
-        }
+        let teacherSource = try context.source(.teacher)
         self.spec = spec
-        settings = spec.distill ?? DistillSettings()
-        let teacherName = spec.teacher ?? "teacher"
+        settings = spec.settings(DistillSettings.self)
+        let teacherName = teacherSource.reference
         let studentConfig = spec.model ?? context.model
-        let teacherConfig = try StateGroups.config(of: teacherSource, source: teacherName)
+        let teacherConfig = try StateGroups.config(of: teacherSource.checkpoint, source: teacherName)
         guard teacherConfig.vocab == studentConfig.vocab else {
             throw StageError.invalidInput("stage \(spec.name): the teacher's vocabulary (\(teacherConfig.vocab)) differs from the student's (\(studentConfig.vocab))")
         }
         guard teacherConfig.context >= studentConfig.context else {
             throw StageError.invalidInput("stage \(spec.name): the teacher's context (\(teacherConfig.context)) is shorter than the student's (\(studentConfig.context))")
         }
-        teacher = try makeNetwork(config: teacherConfig, scalarHead: false, seed: 0, from: teacherSource, sourceName: teacherName)
+        teacher = try makeNetwork(config: teacherConfig, scalarHead: false, seed: 0, from: teacherSource.checkpoint, sourceName: teacherName)
         data = try StageData(spec: spec, context: context)
         trainer = try NetworkTrainer(stage: spec, context: context, config: studentConfig)
     }

@@ -40,30 +40,27 @@ public final class PPOStage: Stage {
     public var model: GPT { policy.model }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let promptsPath = spec.data.prompts else { throw StageError.invalidInput("stage \(spec.name): data.prompts is required") }
-        guard let policySource = context.sources["policy"], let rewardSource = context.sources["reward"] else {
-            throw StageError.invalidInput("stage \(spec.name): ppo needs both `policy` and `reward`")
-        }
+        let policySource = try context.source(.policy), rewardSource = try context.source(.reward)
         self.spec = spec
-        settings = spec.ppo ?? PPOSettings()
-        guard settings.responseLength < context.model.context else {
-            throw StageError.invalidInput("stage \(spec.name): ppo.response_length (\(settings.responseLength)) must be below the context (\(context.model.context))")
+        settings = spec.settings(PPOSettings.self)
+        if let problem = settings.problems(in: spec, model: context.model).first {
+            throw StageError.invalidInput("stage \(spec.name): ppo.\(problem.key) \(problem.message)")
         }
-        prompts = try Dataset(contentsOf: promptsPath, skipBadLines: spec.skipBadLines)
-        evalPrompts = try spec.data.evalPrompts.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        prompts = try Dataset(contentsOf: spec.data[.prompts] ?? "", skipBadLines: spec.skipBadLines)
+        evalPrompts = try spec.data[.evalPrompts].map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
         let config = context.model
         let seed = { (stream: String) in context.seed(stage: spec.name, stream: stream) }
-        let policyName = spec.policy ?? "policy", rewardName = spec.reward ?? "reward"
+        let policyName = policySource.reference, rewardName = rewardSource.reference
         let updates = spec.steps * settings.epochs * settings.minibatches
         policy = NetworkTrainer(name: "model", model: try makeNetwork(config: config, scalarHead: false, seed: seed("init"),
-                                                                       from: policySource, sourceName: policyName),
+                                                                       from: policySource.checkpoint, sourceName: policyName),
                                 settings: spec.optimizer, totalSteps: updates)
-        reference = try makeNetwork(config: config, scalarHead: false, seed: seed("init"), from: policySource, sourceName: policyName)
-        rewardModel = try makeNetwork(config: config, scalarHead: true, seed: seed("init"), from: rewardSource, sourceName: rewardName)
+        reference = try makeNetwork(config: config, scalarHead: false, seed: seed("init"), from: policySource.checkpoint, sourceName: policyName)
+        rewardModel = try makeNetwork(config: config, scalarHead: true, seed: seed("init"), from: rewardSource.checkpoint, sourceName: rewardName)
         critic = NetworkTrainer(name: "critic", model: try makeNetwork(config: config, scalarHead: true, seed: seed("critic"),
-                                                                        from: rewardSource, sourceName: rewardName),
+                                                                        from: rewardSource.checkpoint, sourceName: rewardName),
                                 settings: spec.optimizer, totalSteps: updates)
-        let stats = StateGroups.metrics(rewardSource.root.groups["reward_stats"])
+        let stats = StateGroups.metrics(rewardSource.checkpoint.root.groups["reward_stats"])
         rewardStats = stats["mean"].flatMap { mean in stats["std"].map { (mean, max($0, 1e-6)) } }
         if settings.normalizeReward && rewardStats == nil {
             throw StageError.invalidInput("stage \(spec.name): ppo.normalize_reward needs reward statistics, "

@@ -22,13 +22,10 @@ public final class DPOStage: SingleNetworkStage {
     var average: Bool { settings.loss == .ipo }
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let source = context.sources["policy"] ?? context.sources["init"] else {
-            throw StageError.invalidInput("stage \(spec.name): dpo needs `policy` (the model to tune; also the frozen reference)")
-        }
         self.spec = spec
-        settings = spec.dpo ?? DPOSettings()
+        settings = spec.settings(DPOSettings.self)
         data = try StageData(spec: spec, context: context)
-        trainer = try NetworkTrainer(stage: spec, context: context, source: (source, spec.policy ?? spec.initFrom ?? "policy"))
+        trainer = try NetworkTrainer(stage: spec, context: context, source: try context.source(.policy))
         // The reference is the starting policy: score every pair with it now, before any update.
         let average = settings.loss == .ipo, model = trainer.model
         referenceTrain = Self.score(model, data.train, batch: spec.rowsPerPass, average: average)

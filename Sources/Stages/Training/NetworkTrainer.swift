@@ -62,11 +62,11 @@ extension NetworkTrainer {
     /// schedule: loaded from `source`, by default the stage's `init` source, or freshly initialised
     /// from the stage's seed when there is none. `config` defaults to the job's model.
     convenience init(stage spec: StageSpec, context: StageContext, config: GPTConfig? = nil, scalarHead: Bool = false,
-                     source: (file: CheckpointFile, name: String)? = nil) throws {
+                     source: StageSource? = nil) throws {
+        let source = source ?? context.sources[.initial]
         let model = try makeNetwork(config: config ?? context.model, scalarHead: scalarHead,
                                     seed: context.seed(stage: spec.name, stream: "init"),
-                                    from: source?.file ?? context.sources["init"],
-                                    sourceName: source?.name ?? spec.initFrom ?? "init")
+                                    from: source?.checkpoint, sourceName: source?.reference ?? "init")
         self.init(name: "model", model: model, settings: spec.optimizer, totalSteps: spec.steps)
     }
 }

@@ -121,3 +121,17 @@ public func evaluatePreferences(model: GPT, data: Dataset<PreferenceRecord>, bat
     }
     return scores.metrics(prefix: "eval_")
 }
+
+extension StageKind {
+    public static let reward = StageKind("reward")
+}
+
+extension RewardStage {
+    static let declaration = StageKindDeclaration(
+        .reward, summary: "Bradley-Terry reward model: the network with a scalar head, trained on preference pairs",
+        sources: [SourceUse(.initial, required: false, "starting weights (fresh GPT-2 initialisation when absent)")],
+        data: [DataUse(.train, required: true, "preference rows", PreferenceRecord.self),
+               DataUse(.eval, required: false, "held-out rows of the same kind", PreferenceRecord.self)],
+        stageKeys: ["center_rewards"],
+        build: { try RewardStage(spec: $0, context: $1) })
+}

@@ -79,3 +79,16 @@ public func unigramLoss(train: Dataset<SFTRecord>, eval: Dataset<SFTRecord>, con
     let targets = completionTargets(eval)
     return targets.reduce(0) { $0 - log(counts[Int($1)] / total) } / Double(max(1, targets.count))
 }
+
+extension StageKind {
+    public static let sft = StageKind("sft")
+}
+
+extension SFTStage {
+    static let declaration = StageKindDeclaration(
+        .sft, summary: "supervised fine-tuning: next-token cross-entropy on completion tokens",
+        sources: [SourceUse(.initial, required: false, "starting weights (fresh GPT-2 initialisation when absent)")],
+        data: [DataUse(.train, required: true, "SFT rows", SFTRecord.self),
+               DataUse(.eval, required: false, "held-out rows of the same kind", SFTRecord.self)],
+        build: { try SFTStage(spec: $0, context: $1) })
+}

@@ -13,9 +13,9 @@ struct StageData<Record: JSONLRecord> {
     var order: DataOrder
 
     init(spec: StageSpec, context: StageContext) throws {
-        guard let trainPath = spec.data.train else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
+        guard let trainPath = spec.data[.train] else { throw StageError.invalidInput("stage \(spec.name): data.train is required") }
         train = try Dataset(contentsOf: trainPath, skipBadLines: spec.skipBadLines)
-        eval = try spec.data.eval.map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
+        eval = try spec.data[.eval].map { try Dataset(contentsOf: $0, skipBadLines: spec.skipBadLines) }
         order = DataOrder(count: train.count, seed: context.seed(stage: spec.name, stream: "data"))
     }
 

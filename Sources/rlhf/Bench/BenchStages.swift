@@ -43,9 +43,9 @@ struct BenchStages: ParsableCommand {
             "{\"prompt\": \"\(text(32))\", \"chosen\": \"\(text(95))\", \"rejected\": \"\(text(95))\"}"
         })
         let config = GPTConfig.tiny
-        let sources = ["init": networkCheckpoint(try GPT(config: config, seed: 1), stageKind: .sft, stageName: "sft")]
-        let sourcesDPO = ["policy": sources["init"]!]
-        let workloads: [(String, StageSpec, [String: CheckpointFile], Int)] = [
+        let start = networkCheckpoint(try GPT(config: config, seed: 1), stageKind: .sft, stageName: "sft")
+        let sources: [SourceRole: CheckpointFile] = [.initial: start], sourcesDPO: [SourceRole: CheckpointFile] = [.policy: start]
+        let workloads: [(String, StageSpec, [SourceRole: CheckpointFile], Int)] = [
             ("sft_step", Self.spec(.sft, train: sft), sources, 16 * 128),
             ("reward_step", Self.spec(.reward, train: prefs), sources, 32 * 128),
             ("dpo_step", Self.spec(.dpo, train: prefs), sourcesDPO, 32 * 128),
@@ -53,7 +53,7 @@ struct BenchStages: ParsableCommand {
         try Parallel.$threads.withValue(threading.threads) {
             let threads = Parallel.effectiveThreads
             for (name, spec, sources, tokens) in workloads {
-                let stage = try makeStage(spec, context: StageContext(jobSeed: 3, model: config, sources: sources))
+                let stage = try makeStage(spec, context: StageContext(jobSeed: 3, model: config, checkpoints: sources))
                 var failure: Error?
                 let timing = measure(minRuns: 10) { do { _ = try stage.step() } catch { failure = error } }
                 if let failure { throw failure }
