@@ -100,7 +100,8 @@ struct ManifestValidator {
             report(KeyPath.child(path, section), "only \(StageKind(section).withArticle) stage takes \(section) settings (this one is \(kind))")
         }
         for other in StageKinds.all where other.kind != spec.kind {
-            for key in other.stageKeys where !declaration.stageKeys.contains(key) && hasKey(key, at: path) {
+            for key in other.stageKeys where !declaration.stageKeys.contains(key) {
+                guard let setting = StageSpec.keys.first(where: { $0.key == key }), !setting.isDefault(spec) else { continue }
                 report(KeyPath.child(path, key), "only \(other.kind.withArticle) stage takes \(key) (this one is \(kind))")
             }
         }
@@ -113,14 +114,6 @@ struct ManifestValidator {
         }
     }
 
-    /// Whether the YAML mapping at `path` (a stage entry) writes `key`.
-    private func hasKey(_ key: String, at path: String) -> Bool {
-        guard let index = Int(path.dropFirst("stages[".count).dropLast()),
-              let stages = root.mapping?["stages"]?.sequence, index < stages.count else { return false }
-        return stages[index].mapping?[key] != nil
-    }
-
-    /// The file exists and, with `readData`, parses as the stage will read it (every line, with the
     /// stage's `skip_bad_lines`): bad data is refused here, before the job writes anything.
     private mutating func checkDataFile(_ file: String, key: String, of stage: (role: DataRole, spec: StageSpec)?) {
         var isFolder: ObjCBool = false

@@ -51,9 +51,10 @@ import Testing
         }
         let keys = error.problems.map(\.key)
         #expect(keys == ["model.width", "stages[0].steps", "stages[0].optimizer.schedule", "stages[0].optimizer.lr",
-                         "stages[1].reward", "stages[1].batch", "stages[1].ppo.kl_estimator", "stages[1].ppo.clip"],
+                         "stages[1].reward", "stages[1].batch", "stages[1].ppo.kl_estimator", "stages[1].ppo.clip",
+                         "stages[1].ppo.response_length"],
                 "\(error)")
-        #expect(error.problems.map(\.line) == [2, 7, 8, 8, 12, 15, 16, 16])
+        #expect(error.problems.map(\.line) == [2, 7, 8, 8, 12, 15, 16, 16, 16])
         #expect(error.lines[0].hasPrefix("m.yaml:2: model.width: unknown key"))
         #expect(error.description.contains("stages[1].reward: 'rm' is stages[2], which runs later"))
     }

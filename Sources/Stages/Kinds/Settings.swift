@@ -188,12 +188,16 @@ public struct Setting<Root: Sendable>: Sendable {
     let encode: @Sendable (Root, inout KeyedEncodingContainer<SettingKey>) throws -> Void
     let problems: @Sendable (Root, StageSpec, GPTConfig) -> [(key: String, message: String)]
     let documentation: @Sendable (Root, String) -> [SettingDoc]
+    /// Whether the key holds its default (a resolved manifest writes every key, so "given" means "not
+    /// the default").
+    public let isDefault: @Sendable (Root) -> Bool
 
     public init(key: String, meaning: String, shape: SettingShape = .value, standIn: String? = nil,
                 decode: @escaping @Sendable (inout Root, KeyedDecodingContainer<SettingKey>) throws -> Void,
                 encode: @escaping @Sendable (Root, inout KeyedEncodingContainer<SettingKey>) throws -> Void,
                 problems: @escaping @Sendable (Root, StageSpec, GPTConfig) -> [(key: String, message: String)] = { _, _, _ in [] },
-                documentation: @escaping @Sendable (Root, String) -> [SettingDoc]) {
+                documentation: @escaping @Sendable (Root, String) -> [SettingDoc],
+                isDefault: @escaping @Sendable (Root) -> Bool = { _ in false }) {
         self.key = key
         self.meaning = meaning
         self.shape = shape
@@ -202,18 +206,20 @@ public struct Setting<Root: Sendable>: Sendable {
         self.encode = encode
         self.problems = problems
         self.documentation = documentation
+        self.isDefault = isDefault
     }
 
     /// A value with a default; `bounds` says which values are allowed.
-    public static func value<V: Codable & Sendable>(_ key: String, _ path: WritableKeyPath<Root, V> & Sendable,
-                                                    _ bounds: Bounds<V>, _ meaning: String) -> Setting {
+    public static func value<V: Codable & Sendable & Equatable>(_ key: String, _ path: WritableKeyPath<Root, V> & Sendable,
+                                                                _ bounds: Bounds<V>, _ meaning: String) -> Setting where Root: SettingsSection {
         Setting(key: key, meaning: meaning,
                 decode: { root, c in if let v = try c.decodeIfPresent(V.self, forKey: SettingKey(key)) { root[keyPath: path] = v } },
                 encode: { root, c in try c.encode(root[keyPath: path], forKey: SettingKey(key)) },
                 problems: { root, _, _ in bounds.test(root[keyPath: path]) ? [] : [(key, bounds.message ?? "")] },
                 documentation: { root, prefix in
                     [SettingDoc(key: prefix + key, defaultValue: "`\(describe(root[keyPath: path]))`", range: bounds.text, meaning: meaning)]
-                })
+                },
+                isDefault: { $0[keyPath: path] == Root()[keyPath: path] })
     }
 
     /// A key without a default: required keys take a stand-in for the structural check.
@@ -224,11 +230,15 @@ public struct Setting<Root: Sendable>: Sendable {
                 decode: { root, c in root[keyPath: path] = try c.decode(V.self, forKey: SettingKey(key)) },
                 encode: { root, c in try c.encode(root[keyPath: path], forKey: SettingKey(key)) },
                 problems: { root, _, _ in bounds.test(root[keyPath: path]) ? [] : [(key, bounds.message ?? "")] },
-                documentation: { _, prefix in [SettingDoc(key: prefix + key, defaultValue: "required", range: bounds.text, meaning: meaning)] })
+                documentation: { _, prefix in
+                    var range = bounds.text
+                    if case .choice(let values) = shape { range = values.map { "`\($0)`" }.joined(separator: ", ") }
+                    return [SettingDoc(key: prefix + key, defaultValue: "required", range: range, meaning: meaning)]
+                })
     }
 
     /// A value that may be absent; `absent` says what that means in the docs ("none", "`batch`").
-    public static func optional<V: Codable & Sendable>(_ key: String, _ path: WritableKeyPath<Root, V?> & Sendable,
+    public static func optional<V: Codable & Sendable & Equatable>(_ key: String, _ path: WritableKeyPath<Root, V?> & Sendable,
                                                        _ bounds: Bounds<V>, absent: String = "none",
                                                        shape: SettingShape = .value, _ meaning: String) -> Setting {
         Setting(key: key, meaning: meaning, shape: shape,
@@ -241,7 +251,8 @@ public struct Setting<Root: Sendable>: Sendable {
                 documentation: { root, prefix in
                     let value = root[keyPath: path].map { "`\(describe($0))`" } ?? absent
                     return [SettingDoc(key: prefix + key, defaultValue: value, range: bounds.text, meaning: meaning)]
-                })
+                },
+                isDefault: { $0[keyPath: path] == nil })
     }
 
     /// One of an enumeration's raw values.
