@@ -34,6 +34,9 @@ let numericFlags: [SwiftSetting] = [
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ] + (avx512 ? [.define("RLHF_AVX512", .when(platforms: [.linux]))] : [])
 
+/// Parsers are optimised in debug builds too: tests and CI read megabytes of JSON.
+let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 // MARK: - Package
 
 let package = Package(
@@ -73,7 +76,7 @@ let package = Package(
 
         // A strict JSON parser for untrusted text (JSONL rows, safetensors headers, config.json), with
         // errors that say line, column and what was expected.
-        .target(name: "JSON"),
+        .target(name: "JSON", swiftSettings: alwaysOptimized),
 
         // safetensors files (Hugging Face's tensor format): a header verified before any tensor is
         // read, tensors read one at a time as Float, sharded indexes, and a writer. Knows nothing of models.

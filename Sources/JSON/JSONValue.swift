@@ -7,15 +7,15 @@
 // only "Invalid value around character 5". A user fixing line 17 of a dataset deserves better, a
 // file format whose keys name tensors must refuse a key given twice, and the parser is small.
 
-/// A parsed JSON value. Objects keep the last value of a repeated key (as Python's `json` does)
-/// unless the options refuse repeated keys.
+/// A parsed JSON value. Objects keep their members in order, keys exactly as written; a lookup finds
+/// the last value of a repeated key (as Python's `json` does) unless the options refuse repeated keys.
 public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     /// What it is, for messages: "a string", "a number", "null", ...
     public var kind: String {
@@ -50,7 +50,7 @@ public enum JSONValue: Equatable, Sendable {
     // MARK: Reading values
 
     /// The members of an object, or nil.
-    public var object: [String: JSONValue]? { if case .object(let members) = self { members } else { nil } }
+    public var object: JSONObject? { if case .object(let members) = self { members } else { nil } }
     public var array: [JSONValue]? { if case .array(let elements) = self { elements } else { nil } }
     public var string: String? { if case .string(let text) = self { text } else { nil } }
     public var bool: Bool? { if case .bool(let flag) = self { flag } else { nil } }
@@ -62,6 +62,44 @@ public enum JSONValue: Equatable, Sendable {
     public var integer: Int? {
         guard case .number(let value) = self, value.rounded() == value, abs(value) <= 9_007_199_254_740_992 else { return nil }
         return Int(value)
+    }
+}
+
+/// A JSON object: its members in file order, each key exactly as written. Keys compare by their
+/// Unicode scalars, never by `String ==`, which calls canonically equivalent strings equal: a
+/// tokenizer's vocabulary may hold both `é` (U+00E9) and `e` + U+0301 as different tokens.
+public struct JSONObject: Equatable, Sendable, Sequence {
+    public typealias Element = (key: String, value: JSONValue)
+
+    public private(set) var members: [Element]
+
+    public init(_ members: [Element] = []) { self.members = members }
+
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    /// The keys in file order (a repeated key appears each time).
+    public var keys: [String] { members.map(\.key) }
+
+    public func makeIterator() -> IndexingIterator<[Element]> { members.makeIterator() }
+
+    /// The value of the last member named exactly `key`, or nil.
+    public subscript(key: String) -> JSONValue? {
+        members.last { Self.sameKey($0.key, key) }?.value
+    }
+
+    public mutating func append(_ key: String, _ value: JSONValue) { members.append((key, value)) }
+
+    /// The members as a dictionary, the last value of a repeated key winning. Keys that are only
+    /// canonically equivalent collapse here: use the members where they must stay apart.
+    public var dictionary: [String: JSONValue] {
+        Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+
+    static func sameKey(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    public static func == (l: JSONObject, r: JSONObject) -> Bool {
+        l.members.count == r.members.count
+            && zip(l.members, r.members).allSatisfy { sameKey($0.key, $1.key) && $0.value == $1.value }
     }
 }
 
@@ -147,21 +185,22 @@ private struct JSONParser {
     }
 
     mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
+        var seen: Set<[UInt8]> = []  // the keys' bytes, when repeated keys are refused
         try parseElements(closedBy: "}") { parser throws(JSONSyntaxError) in
             guard parser.current == UInt8(ascii: "\"") else {
                 throw parser.failure("expected a key in double quotes, found \(parser.found)")
             }
             let keyStart = parser.index
             let key = try parser.parseString()
-            if parser.options.refuseDuplicateKeys && members[key] != nil {
+            if parser.options.refuseDuplicateKeys && !seen.insert(Array(key.utf8)).inserted {
                 parser.index = keyStart
                 throw parser.failure("the key \"\(key)\" appears twice in one object")
             }
             parser.skipWhitespace()
             try parser.expect(UInt8(ascii: ":"), "expected ':' after the key")
             parser.skipWhitespace()
-            members[key] = try parser.parseValue(depth: depth + 1)
+            members.append(key, try parser.parseValue(depth: depth + 1))
         }
         return .object(members)
     }
@@ -330,5 +369,63 @@ private extension String {
     /// `'x'` → `x` (for "invalid escape \x").
     var trimmingQuotes: String {
         hasPrefix("'") && hasSuffix("'") && count == 3 ? String(dropFirst().dropLast()) : self
+    }
+}
+
+// MARK: - Writing
+
+extension JSONValue {
+    /// Compact JSON text: no spaces, members in order, strings escaped as RFC 8259 requires (control
+    /// characters, `"` and `\`; everything else, `/` and non-ASCII included, as is). Whole numbers
+    /// below 10¹⁵ are written without a fraction.
+    public var serialized: String {
+        var text = ""
+        write(to: &text)
+        return text
+    }
+
+    func write(to text: inout String) {
+        switch self {
+        case .null: text += "null"
+        case .bool(let flag): text += flag ? "true" : "false"
+        case .number(let number):
+            text += number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : "\(number)"
+        case .string(let string): JSONValue.quote(string, into: &text)
+        case .array(let elements):
+            text += "["
+            for (index, element) in elements.enumerated() {
+                if index > 0 { text += "," }
+                element.write(to: &text)
+            }
+            text += "]"
+        case .object(let object):
+            text += "{"
+            for (index, member) in object.members.enumerated() {
+                if index > 0 { text += "," }
+                JSONValue.quote(member.key, into: &text)
+                text += ":"
+                member.value.write(to: &text)
+            }
+            text += "}"
+        }
+    }
+
+    /// `string` as a JSON string literal.
+    static func quote(_ string: String, into text: inout String) {
+        text += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
     }
 }

@@ -107,8 +107,8 @@ public struct Dataset<Record: JSONLRecord>: Sendable {
         } catch {
             throw .invalidJSON(column: error.column, reason: error.reason)
         }
-        guard case .object(let fields) = value else { throw .notAnObject(found: value.kind) }
-        return JSONRow(fields: fields)
+        guard case .object(let object) = value else { throw .notAnObject(found: value.kind) }
+        return JSONRow(fields: object.dictionary)
     }
 
     /// Throws at the first byte that does not start a valid UTF-8 scalar (the column counts scalars).
