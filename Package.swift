@@ -34,7 +34,7 @@ let numericFlags: [SwiftSetting] = [
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ] + (avx512 ? [.define("RLHF_AVX512", .when(platforms: [.linux]))] : [])
 
-/// Parsers are optimised in debug builds too: tests and CI read megabytes of JSON.
+/// Parsers and tokenizers are optimised in debug builds too: tests and CI encode megabytes of text.
 let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 // MARK: - Package
@@ -52,6 +52,7 @@ let package = Package(
         .library(name: "Jobs", targets: ["Jobs"]),
         .library(name: "JSON", targets: ["JSON"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,13 +75,17 @@ let package = Package(
         // Training stages and what feeds them: datasets (JSONL), tokenizer, batches, data order, demo task.
         .target(name: "Stages", dependencies: ["Kernels", "Transformer", "Checkpoint", "JSON"], swiftSettings: numericFlags),
 
-        // A strict JSON parser for untrusted text (JSONL rows, safetensors headers, config.json), with
+        // A strict JSON parser for untrusted text (JSONL rows, safetensors headers, config.json, tokenizer files), with
         // errors that say line, column and what was expected.
         .target(name: "JSON", swiftSettings: alwaysOptimized),
 
         // safetensors files (Hugging Face's tensor format): a header verified before any tensor is
         // read, tensors read one at a time as Float, sharded indexes, and a writer. Knows nothing of models.
         .target(name: "SafeTensors", dependencies: ["JSON"]),
+
+        // Tokenizers behind one protocol: bytes, and byte-level BPE from Hugging Face files (tokenizer.json,
+        // or vocab.json + merges.txt), with chat formats. Knows nothing of models or stages.
+        .target(name: "Tokenizers", dependencies: ["JSON"], swiftSettings: alwaysOptimized),
 
         // HDF5, the C library, as a module: Debian's serial build found by pkg-config, plus a shim for
         // the macros Swift cannot import.
@@ -120,6 +125,7 @@ let package = Package(
             swiftSettings: numericFlags),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "JSON"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "JSON"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
         .testTarget(
             name: "JobsTests",
