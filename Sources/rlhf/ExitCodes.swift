@@ -7,6 +7,7 @@ import Checkpoint
 import Foundation
 import Jobs
 import Stages
+import Tokenizers
 import Transformer
 
 enum ExitStatus {
@@ -25,6 +26,8 @@ enum ExitStatus {
         case let error as DataError:
             return (invalidInput, "error: \(error)")
         case let error as GPTConfigError:
+            return (invalidInput, "error: \(error)")
+        case let error as TokenizerError:
             return (invalidInput, "error: \(error)")
         case let error as StageError:
             if case .nonFinite = error { return (failed, "error: \(error)") }
