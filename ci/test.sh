@@ -73,6 +73,8 @@ python3 ci/check_eval_numpy.py "$scratch/out/sft/final.h5" "$scratch/mixed.jsonl
 
 echo "== tokenizers: ids, pieces and decoding against Hugging Face tokenizers; malformed files"
 python3 ci/check_tokenizers.py "$rlhf" "$scratch/tokenizers"
+echo "== chat formats: text, ids and assistant masks against transformers' apply_chat_template"
+python3 ci/check_chat.py "$rlhf" "$scratch/chat"
 
-# Reached only when everything above passed (set -e): the Swift tests plus the three scripted checks.
-echo "ci: $((swift_tests + 3)) passed, 0 failed"
+# Reached only when everything above passed (set -e): the Swift tests plus the four scripted checks.
+echo "ci: $((swift_tests + 4)) passed, 0 failed"

@@ -192,6 +192,10 @@ public final class BPETokenizer: Tokenizer {
         token >= 0 && Int(token) < vocabularySize && skippedWhenSpecial[Int(token)]
     }
 
+    public func textOfSpecialToken(_ token: Int32) -> String? {
+        definition.addedTokens.last { $0.id == token }?.content
+    }
+
     public func tokenText(_ token: Int32) -> String? {
         guard token >= 0, Int(token) < vocabularySize else { return nil }
         return definition.tokenTexts[Int(token)]

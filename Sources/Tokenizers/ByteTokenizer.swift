@@ -60,6 +60,9 @@ public struct ByteTokenizer: Tokenizer, Equatable {
         return Self.specialName(token)
     }
 
+    /// Nil: text never encodes to a special token of the byte tokenizer.
+    public func textOfSpecialToken(_ token: Int32) -> String? { nil }
+
     /// `<|bos|>`, `<|eos|>`, `<|pad|>`, or nil for any other id.
     public static func specialName(_ token: Int32) -> String? {
         switch token {

@@ -35,6 +35,10 @@ public protocol Tokenizer: Sendable {
 
     /// The token's own text for display (`Ġthe`, `<|im_end|>`), or nil for an id outside the vocabulary.
     func tokenText(_ token: Int32) -> String?
+
+    /// The text that encodes to exactly this token, for a special token written into text (an added
+    /// token's content: `<|im_end|>`), or nil (the byte tokenizer's special tokens have no text).
+    func textOfSpecialToken(_ token: Int32) -> String?
 }
 
 extension Tokenizer {

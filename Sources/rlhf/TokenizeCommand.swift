@@ -30,9 +30,18 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Encode without the post-processor's tokens (BOS, ...).") var noSpecialTokens = false
     @Flag(help: "Decode without special tokens.") var skipSpecialTokens = false
     @Flag(help: "Print where the tokenizer cuts each text before merging (a JSON array of strings).") var pieces = false
+    @Flag(help: """
+        Input lines are conversations, JSON arrays of {"role", "content"}; each gives {"text", "ids", "trained"}: \
+        the text the chat format renders, its ids, and 1 for each id trained on (the assistant's).
+        """) var chat = false
+    @Flag(help: "With --chat: render each conversation as a prompt to answer (the generation prompt at its end).")
+    var generationPrompt = false
+    @Option(help: "With --chat: the chat format (\(ChatFormat.named.map(\.name).joined(separator: ", "))); default: the one the model's chat template is.")
+    var chatFormat: String?
 
     func run() throws {
         let tokenizer = try loadTokenizer(model)
+        let encoder = chat ? SequenceEncoder(tokenizer: tokenizer, chatFormat: try loadChatFormat()) : nil
         let input: Data
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -48,7 +57,10 @@ struct TokenizeCommand: ParsableCommand {
         var output = ""
         for (number, line) in lines.enumerated() {
             let place = "\(name):\(number + 1)"
-            if pieces {
+            if let encoder {
+                output += try Self.chatLine(try Self.parseMessages(line, place: place), encoder: encoder,
+                                            generationPrompt: generationPrompt, place: place)
+            } else if pieces {
                 let text = json ? try Self.parseString(line, place: place) : String(decoding: line, as: UTF8.self)
                 guard let bpe = tokenizer as? BPETokenizer else { throw ValidationError("--pieces needs a BPE tokenizer") }
                 output += JSONValue.array(bpe.preTokenize(text).map { .string($0) }).serialized
@@ -80,13 +92,64 @@ struct TokenizeCommand: ParsableCommand {
         return try TokenizerFiles(directory: model).tokenizer(directory: model)
     }
 
+    /// The chat format: --chat-format, else the model's template when it is one we know.
+    func loadChatFormat() throws -> ChatFormat {
+        if let chatFormat {
+            guard let format = ChatFormat(name: chatFormat) else {
+                throw ValidationError("--chat-format \(chatFormat): expected one of \(ChatFormat.named.map(\.name).joined(separator: ", ")).")
+            }
+            return format
+        }
+        guard model != "byte", let template = try TokenizerFiles(directory: model).chatTemplate(directory: model) else {
+            throw ValidationError("--model \(model) has no chat template: name one with --chat-format.")
+        }
+        guard let format = ChatFormat.recognise(template: template) else {
+            throw ValidationError("--model \(model): its chat template is not one of \(ChatFormat.named.map(\.name).joined(separator: ", ")); "
+                                  + "name the format to use with --chat-format.")
+        }
+        return format
+    }
+
+    /// One conversation as {"text", "ids", "trained"} (or {"text", "ids"} for a prompt).
+    static func chatLine(_ messages: [ChatMessage], encoder: SequenceEncoder, generationPrompt: Bool, place: String) throws -> String {
+        do throws(SequenceError) {
+            let text = JSONValue.string(try encoder.render(messages, generationPrompt: generationPrompt).text)
+            if generationPrompt {
+                let (prefix, prompt) = try encoder.encodePrompt(.messages(messages))
+                let ids = prefix + prompt
+                return JSONValue.object(JSONObject([("text", text), ("ids", .array(ids.map { .number(Double($0)) }))])).serialized
+            }
+            let example = try encoder.encode(messages: messages)
+            let trained = Array(repeating: false, count: example.prefix.count + example.prompt.count) + example.trained
+            return JSONValue.object(JSONObject([
+                ("text", text),
+                ("ids", .array(example.tokens.map { .number(Double($0)) })),
+                ("trained", .array(trained.map { .number($0 ? 1 : 0) })),
+            ])).serialized
+        } catch {
+            throw TokenizerError(file: place, error.description)
+        }
+    }
+
+    static func parseMessages(_ line: Data.SubSequence, place: String) throws -> [ChatMessage] {
+        guard let list = try parseJSON(line, place: place).array else {
+            throw TokenizerError(file: place, "expected a JSON array of {\"role\", \"content\"} messages")
+        }
+        return try list.enumerated().map { index, element in
+            guard let role = element.object?["role"]?.string, let content = element.object?["content"]?.string else {
+                throw TokenizerError(file: place, "message \(index) needs \"role\" and \"content\" strings")
+            }
+            return ChatMessage(role: role, content: content)
+        }
+    }
+
     static func parseIDs(_ line: Data.SubSequence, place: String) throws -> [Int32] {
         guard let list = try parseJSON(line, place: place).array else {
-            throw ValidationError("\(place): expected a JSON array of token ids")
+            throw TokenizerError(file: place, "expected a JSON array of token ids")
         }
         return try list.map { element in
             guard let number = element.number, let id = Int32(exactly: number) else {
-                throw ValidationError("\(place): expected a JSON array of token ids, found \(element.serialized)")
+                throw TokenizerError(file: place, "expected a JSON array of token ids, found \(element.serialized)")
             }
             return id
         }
@@ -94,7 +157,7 @@ struct TokenizeCommand: ParsableCommand {
 
     static func parseString(_ line: Data.SubSequence, place: String) throws -> String {
         guard let text = try parseJSON(line, place: place).string else {
-            throw ValidationError("\(place): expected a JSON string (--json)")
+            throw TokenizerError(file: place, "expected a JSON string (--json)")
         }
         return text
     }
@@ -103,7 +166,7 @@ struct TokenizeCommand: ParsableCommand {
         do throws(JSONSyntaxError) {
             return try JSONValue.parse(ArraySlice(line))
         } catch {
-            throw ValidationError("\(place): invalid JSON at column \(error.column): \(error.reason)")
+            throw TokenizerError(file: place, "invalid JSON at column \(error.column): \(error.reason)")
         }
     }
 
