@@ -76,5 +76,9 @@ python3 ci/check_tokenizers.py "$rlhf" "$scratch/tokenizers"
 echo "== chat formats: text, ids and assistant masks against transformers' apply_chat_template"
 python3 ci/check_chat.py "$rlhf" "$scratch/chat"
 
-# Reached only when everything above passed (set -e): the Swift tests plus the four scripted checks.
-echo "ci: $((swift_tests + 4)) passed, 0 failed"
+# Every parser's libFuzzer target for a short run (RLHF_FUZZ_SECONDS, default 30; docs/fuzzing.md).
+bash ci/fuzz.sh all "${RLHF_FUZZ_SECONDS:-30}"
+
+# Reached only when everything above passed (set -e): the Swift tests plus the four scripted checks
+# and the five fuzz targets.
+echo "ci: $((swift_tests + 4 + 5)) passed, 0 failed"

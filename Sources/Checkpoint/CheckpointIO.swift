@@ -189,7 +189,7 @@ extension CheckpointFile {
                 throw CheckpointError(file: path, object: zeroed, reason: .zeroFilled, context: mismatch)
             }
             integrity = .checkedInChild(why: "it changed since it was written (\(why))", changedTensors: changed)
-        case .damagedStamp(let why) where contents.count < 512:
+        case .damagedStamp where contents.count < 512:
             throw CheckpointError(file: path, reason: .truncated, detail: "\(contents.count) bytes, it ends inside its stamp")
         case .damagedStamp(let why):
             checkpoint = try inChildProcess(path, size: contents.count, context: "file checksum mismatch: its stamp is damaged (\(why))")

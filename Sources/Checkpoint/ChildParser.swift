@@ -65,8 +65,7 @@ enum ChildParser {
         }
         switch process.terminationStatus {
         case 0:
-            let image = [UInt8](data)
-            return try image.withUnsafeBytes { bytes in
+            return try data.withUnsafeBytes { bytes in
                 guard case .verified = FileStamp.check(bytes) else {
                     throw CheckpointError(file: path, reason: .unreadable, detail: "the child process returned a damaged image")
                 }
