@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for the parsers that read what users hand us (docs/fuzzing.md): JSONL datasets,
-// job manifests, checkpoint files (the stamp, then HDF5), safetensors headers. A separate package because every module it
+// job manifests, checkpoint files (the stamp, then HDF5), safetensors headers, tokenizer.json. A separate package because every module it
 // fuzzes is built with coverage instrumentation (`--sanitize=fuzzer`) and with AddressSanitizer, and
 // libFuzzer supplies `main`. Build and run one with `ci/fuzz.sh TARGET SECONDS`.
 import Foundation
@@ -22,5 +22,6 @@ let package = Package(
         .executableTarget(name: "FuzzCheckpoint", dependencies: [rlhf("Checkpoint")], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FuzzHDF5", dependencies: [rlhf("Checkpoint")], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: [rlhf("SafeTensors")], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzTokenizer", dependencies: [rlhf("Tokenizers")], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]
 )

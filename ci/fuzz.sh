@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of Fuzz/ (coverage + AddressSanitizer) and runs one for SECONDS on its
 # corpus, seeded from the test data (docs/fuzzing.md):
 #
-#   ci/fuzz.sh TARGET SECONDS [JOBS]    TARGET: jsonl | manifest | checkpoint | hdf5 | safetensors | all
+#   ci/fuzz.sh TARGET SECONDS [JOBS]    TARGET: jsonl | manifest | checkpoint | hdf5 | safetensors | tokenizer | all
 #
 # Corpora grow in Fuzz/corpus/TARGET/ (git-ignored; reused by the next run), findings land in
 # Fuzz/findings/TARGET/ (crash-*, timeout-*, oom-*). Any finding fails the run, except for `hdf5`:
@@ -10,10 +10,10 @@
 # -fork/-ignore_crashes to collect libhdf5's crashes, and fails only on a crash in our own code.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-target=${1:?usage: ci/fuzz.sh jsonl|manifest|checkpoint|hdf5|safetensors|all SECONDS [JOBS]}
+target=${1:?usage: ci/fuzz.sh jsonl|manifest|checkpoint|hdf5|safetensors|tokenizer|all SECONDS [JOBS]}
 seconds=${2:-30}
 jobs=${3:-1}
-targets=(jsonl manifest checkpoint hdf5 safetensors)
+targets=(jsonl manifest checkpoint hdf5 safetensors tokenizer)
 # --sanitize=fuzzer makes SwiftPM leave `main` to libFuzzer; the -Xswiftc flag, coming last, is the
 # one swiftc keeps (it honours only its last -sanitize=): coverage and AddressSanitizer in every
 # Swift module, and the same for the C targets.
@@ -31,7 +31,7 @@ if [ "$target" = all ]; then
   echo "== fuzz: build every target"
   build
   failed=0
-  for pair in "jsonl manifest" "checkpoint hdf5" "safetensors"; do
+  for pair in "jsonl manifest" "checkpoint hdf5" "safetensors tokenizer"; do
     pids=()
     for t in $pair; do FUZZ_BUILT=1 bash "$0" "$t" "$seconds" "$jobs" >"/tmp/fuzz-$t.$$.log" 2>&1 & pids+=($!); done
     for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed=1; done
@@ -45,7 +45,8 @@ case "$target" in
   checkpoint) product=FuzzCheckpoint ;;
   hdf5) product=FuzzHDF5 ;;
   safetensors) product=FuzzSafeTensors ;;
-  *) echo "unknown fuzz target '$target' (jsonl, manifest, checkpoint, hdf5, safetensors, all)" >&2; exit 2 ;;
+  tokenizer) product=FuzzTokenizer ;;
+  *) echo "unknown fuzz target '$target' (jsonl, manifest, checkpoint, hdf5, safetensors, tokenizer, all)" >&2; exit 2 ;;
 esac
 
 if [ -z "${FUZZ_BUILT:-}" ]; then echo "== fuzz $target: build"; build --product "$product"; fi
@@ -93,6 +94,22 @@ write("f32.safetensors", {"wte": ("F32", [4, 2], 32), "b": ("F32", [2], 8)}, {"f
 write("bf16.safetensors", {"model.layers.0.mlp.up_proj.weight": ("BF16", [2, 3], 12)})
 write("f16.safetensors", {"x": ("F16", [], 2), "y": ("I64", [1], 8)})
 write("empty.safetensors", {})
+PY
+    ;;
+  tokenizer)
+    # Small byte-level BPE tokenizers trained by Hugging Face `tokenizers` (installed by ci/setup.sh).
+    python3 - "$seeds" <<'PY'
+import sys
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+lines = ["Review of the kettle: the lid was sturdy.", "def f(x):\n    return x**2", "café naïve 😀 über", "It's 2026!"] * 20
+for name, normalizer, prefix in [("gpt2.json", None, False), ("nfc-prefix.json", normalizers.NFC(), True)]:
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=prefix)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                                     initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.save(f"{sys.argv[1]}/{name}")
 PY
     ;;
 esac
