@@ -53,11 +53,14 @@ let package = Package(
         .library(name: "JSON", targets: ["JSON"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "TensorBoard", targets: ["TensorBoard"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Compute core: SIMD kernels, each with its naive twin, parallel over fixed chunks.
@@ -103,13 +106,19 @@ let package = Package(
         // the queue on disk with its per-job locks and workers.
         .target(
             name: "Jobs",
-            dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels", "TensorBoard", .product(name: "Yams", package: "Yams")]),
+
+        // TensorBoard event files (TFRecord framing, masked CRC-32C, the Event protobuf by hand).
+        .target(name: "TensorBoard"),
+
+        // `rlhf report`: a job's metrics and samples as one self-contained HTML page with SVG charts.
+        .target(name: "Report", dependencies: ["Jobs", "Stages", .product(name: "Mustache", package: "swift-mustache")]),
 
         // The command-line tool: maps options onto the libraries, prints progress, sets exit codes.
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON",
+                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericFlags),
@@ -129,7 +138,7 @@ let package = Package(
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Transformer", "Kernels"], swiftSettings: numericFlags),
         .testTarget(
             name: "JobsTests",
-            dependencies: ["Jobs", "Stages", "Checkpoint", "Transformer"],
+            dependencies: ["Jobs", "Stages", "Checkpoint", "Transformer", "TensorBoard", "Report"],
             exclude: ["Manifests"]),
     ]
 )

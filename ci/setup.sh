@@ -5,6 +5,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 # HDF5 for the Checkpoint target (found through pkg-config `hdf5-serial`) and its tools (h5dump).
 pkg-config --exists hdf5-serial 2>/dev/null || need+=(libhdf5-dev)
 command -v h5dump >/dev/null || need+=(hdf5-tools)
+# Headless Chromium for the report check (ci/check_report.sh), only where tests run (ci/test.sh sets it).
+[ "${RLHF_SETUP_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null && need+=(chromium)
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 (swift.org) first." >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

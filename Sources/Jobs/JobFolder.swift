@@ -4,10 +4,12 @@
 //   OUTPUT/state.json      the job's state: running, interrupted, failed or done, with stage and step
 //   OUTPUT/job.log         the plain progress lines of every run, appended
 //   OUTPUT/.lock           flock'ed while a process runs the job
-//   OUTPUT/STAGE/          step-NNNNNN.h5, final.h5, metrics.jsonl
+//   OUTPUT/STAGE/          step-NNNNNN.h5, final.h5, metrics.jsonl, samples.jsonl
+//   OUTPUT/tensorboard/STAGE/  events.out.tfevents.* (with `logging.tensorboard`)
+//   OUTPUT/report.html     `rlhf report`, written by `rlhf run` when a run ends
 //
-// A rerun compares its manifest with job.json key path by key path (`threads` excepted: results do
-// not depend on it) and refuses to continue a job whose settings changed, unless forced.
+// A rerun compares its manifest with job.json key path by key path (`threads` and `logging`
+// excepted: results do not depend on them) and refuses to continue a job whose settings changed, unless forced.
 
 import Checkpoint
 import Foundation
@@ -24,6 +26,9 @@ public struct JobFolder: Sendable {
 
     public func checkpoints(_ stage: String) -> CheckpointFolder { CheckpointFolder(url.appendingPathComponent(stage)) }
     public func metricsLog(_ stage: String) -> MetricsLog { MetricsLog(folder: url.appendingPathComponent(stage)) }
+    public func sampleLog(_ stage: String) -> SampleLog { SampleLog(folder: url.appendingPathComponent(stage)) }
+    public func tensorboard(_ stage: String) -> URL { url.appendingPathComponent("tensorboard").appendingPathComponent(stage) }
+    public var reportFile: URL { url.appendingPathComponent("report.html") }
 
     /// The manifest stored by the job's first run, if any.
     public func storedManifest() throws -> JobManifest? {
@@ -84,7 +89,7 @@ public struct JobState: Codable, Equatable, Sendable {
 }
 
 /// The key paths where two manifests differ, as `stages[0].steps: 600 → 800`.
-public func manifestDifferences(_ old: JobManifest, _ new: JobManifest, ignoring: Set<String> = ["threads"]) -> [String] {
+public func manifestDifferences(_ old: JobManifest, _ new: JobManifest, ignoring: Set<String> = ["threads", "logging.tensorboard"]) -> [String] {
     let before = flatten(old), after = flatten(new)
     return Set(before.keys).union(after.keys).filter { !ignoring.contains($0) && before[$0] != after[$0] }.sorted()
         .map { "\($0): \(before[$0] ?? "(absent)") → \(after[$0] ?? "(absent)")" }

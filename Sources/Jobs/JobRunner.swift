@@ -3,7 +3,7 @@
 //
 //   remove stale *.h5.tmp → latest good checkpoint (final.h5 first, then step files newest first,
 //   corrupt ones skipped with a warning) → final.h5 complete? skip : build the stage from its
-//   sources, restore, cut metrics.jsonl back to the restored step → step, log, [eval], [checkpoint
+//   sources, restore, cut the logs (StageLogs) back to the restored step → step, log, [eval], [checkpoint
 //   every N], handler may say stop → final eval, final.h5. A fresh stage is also evaluated at step 0.
 //
 // Exactness: a checkpoint holds the complete stage state after `step` optimizer steps and nothing
@@ -105,7 +105,7 @@ public final class JobRunner {
 
     private func runStage(_ spec: StageSpec) throws {
         let checkpoints = folder.checkpoints(spec.name)
-        let log = folder.metricsLog(spec.name)
+        var logs = StageLogs(folder: folder, stage: spec.name, tensorboard: job.logging.tensorboard)
         for stale in try checkpoints.removeStaleTemporaries() {
             emit(.warning("removed \(stale.lastPathComponent), left by an interrupted checkpoint write"))
         }
@@ -136,20 +136,18 @@ public final class JobRunner {
                 elapsedBefore = seconds
             }
         }
-        // A fresh start keeps no line (not even a step-0 evaluation of a run killed before its first
-        // checkpoint); a resume keeps the lines up to the restored step.
-        let removed = try log.truncate(throughStep: latest == nil ? -1 : stage.completedSteps)
-        if removed > 0 { emit(.warning("metrics.jsonl of stage \(spec.name): removed \(removed) line(s) beyond step \(stage.completedSteps)")) }
+        // A fresh start keeps no line; a resume keeps the lines up to the restored step.
+        for warning in try logs.start(restoredStep: latest.map { _ in stage.completedSteps }) { emit(.warning(warning)) }
         emit(.stageStarted(name: spec.name, kind: spec.kind, totalSteps: spec.steps,
                            resumedFrom: latest.map { _ in stage.completedSteps }, checkpoint: latest?.url.path))
 
         // A fresh stage is evaluated before its first step too: the baseline the summary compares with.
-        if latest == nil { try evaluate(stage, spec: spec, log: log, elapsed: 0) }
+        if latest == nil { try evaluate(stage, spec: spec, logs: logs, elapsed: 0) }
         let started = Date()
         var stepsThisRun = 0
         func elapsed() -> Double { elapsedBefore + Date().timeIntervalSince(started) }
         func commit(_ url: URL) throws {
-            log.sync()
+            logs.sync()
             var file = stage.checkpoint()
             file.metadata.createdUTC = utcTimestamp()
             file.metadata.codeVersion = CodeVersion.current
@@ -164,26 +162,27 @@ public final class JobRunner {
             let step = stage.completedSteps
             stepsThisRun += 1
             for warning in metrics.warnings { emit(.warning("stage \(spec.name) step \(step): \(warning)")) }
-            try log.append(MetricsEntry(step: step, split: "train", elapsedSeconds: elapsed(), metrics: metrics))
+            try logs.record(MetricsEntry(step: step, split: "train", elapsedSeconds: elapsed(), metrics: metrics))
             let action = emit(.step(stage: spec.name, step: step, totalSteps: spec.steps, metrics: metrics,
                                     rate: Double(stepsThisRun) / max(1e-9, Date().timeIntervalSince(started)), elapsed: elapsed()))
             guard step < spec.steps else { break }
-            if spec.evalEvery > 0 && step % spec.evalEvery == 0 { try evaluate(stage, spec: spec, log: log, elapsed: elapsed()) }
+            if spec.evalEvery > 0 && step % spec.evalEvery == 0 { try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed()) }
             let due = step % spec.checkpointEvery == 0
             if due || action == .stop { try commit(checkpoints.stepFile(step)) }
             if action == .stop {
                 throw JobError.interrupted(stage: spec.name, step: step, checkpoint: checkpoints.stepFile(step).path)
             }
         }
-        try evaluate(stage, spec: spec, log: log, elapsed: elapsed())
+        try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed())
         try commit(checkpoints.finalFile)
         emit(.stageFinished(stageReport(spec, folder: folder)))
     }
 
-    private func evaluate(_ stage: Stage, spec: StageSpec, log: MetricsLog, elapsed: Double) throws {
+    private func evaluate(_ stage: Stage, spec: StageSpec, logs: StageLogs, elapsed: Double) throws {
         let metrics = try stage.evaluate()
         guard !metrics.entries.isEmpty else { return }
-        try log.append(MetricsEntry(step: stage.completedSteps, split: "eval", elapsedSeconds: elapsed, metrics: metrics))
+        try logs.record(MetricsEntry(step: stage.completedSteps, split: "eval", elapsedSeconds: elapsed, metrics: metrics),
+                        samples: metrics.samples)
         emit(.evaluated(stage: spec.name, step: stage.completedSteps, metrics: metrics))
     }
 

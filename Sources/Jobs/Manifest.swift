@@ -8,6 +8,7 @@
 //   threads: 0                     # 0 = every core
 //   output: Checkpoints/demo       # default Checkpoints/NAME, relative to the current directory
 //   demo_data: demo-data           # optional: write the demo task's datasets here when missing
+//   logging: { tensorboard: false } # true: also write TensorBoard event files (OUTPUT/tensorboard/STAGE/)
 //   model: { vocab: byte, context: 128, layers: 4, heads: 4, embedding: 128 }
 //   stages: [ ... ]                # StageSpec entries, run in order
 
@@ -27,11 +28,13 @@ public struct JobManifest: Codable, Equatable, Sendable {
     /// A folder for the built-in demo task's datasets, written (DemoTask) when any of its files is missing.
     public var demoData: String?
     /// The model every stage trains (a distillation student may override it with its own `model`).
+    /// What is logged besides metrics.jsonl. Results do not depend on it.
+    public var logging = LoggingSettings()
     public var model: GPTConfig
     public var stages: [StageSpec]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, threads, output, demoData = "demo_data", model, stages
+        case name, seed, threads, output, demoData = "demo_data", logging, model, stages
     }
 
     /// The job-level keys, for unknown-key rejection.
@@ -54,6 +57,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 0
         output = try c.decodeIfPresent(String.self, forKey: .output) ?? ""
         demoData = try c.decodeIfPresent(String.self, forKey: .demoData)
+        logging = try c.decodeIfPresent(LoggingSettings.self, forKey: .logging) ?? LoggingSettings()
         model = try c.decode(GPTConfig.self, forKey: .model)
         stages = try c.decodeIfPresent([StageSpec].self, forKey: .stages) ?? []
     }
@@ -71,6 +75,21 @@ public struct JobManifest: Codable, Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return try! encoder.encode(self)
+    }
+}
+
+/// `logging`: the job's optional logs.
+public struct LoggingSettings: ManifestSection, Equatable, Sendable {
+    /// TensorBoard event files of every stage's metrics under OUTPUT/tensorboard/STAGE/.
+    public var tensorboard = false
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case tensorboard }
+    public static var allowedKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(tensorboard: Bool = false) { self.tensorboard = tensorboard }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tensorboard = try c.decodeIfPresent(Bool.self, forKey: .tensorboard) ?? false
     }
 }
 

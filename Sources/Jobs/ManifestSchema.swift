@@ -60,7 +60,8 @@ struct SchemaSection: Sendable {
     static let job = SchemaSection(
         allowed: JobManifest.allowedKeys,
         required: [("model", "{context: 1, layers: 1, heads: 1, embedding: 1}"), ("stages", "[]")],
-        children: ["model": .mapping(.model), "stages": .list(of: .stage)])
+        children: ["model": .mapping(.model), "stages": .list(of: .stage),
+                   "logging": .mapping(SchemaSection(allowed: LoggingSettings.allowedKeys))])
 }
 
 /// Key paths as users read them: `stages[2].ppo.clip`.

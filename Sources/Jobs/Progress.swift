@@ -72,6 +72,7 @@ public struct ProgressText {
         case let .step(stage, step, total, metrics, rate, _):
             guard step % every == 0 || step == total else { return nil }
             return "stage \(stage) step \(step)/\(total) " + Self.format(metrics) + String(format: "  %.2f steps/s", rate)
+                + (step < total ? "  ETA " + Self.eta(step: step, total: total, rate: rate) : "")
         case let .evaluated(stage, step, metrics):
             return "stage \(stage) eval at step \(step) " + Self.format(metrics)
         case let .checkpointed(stage, step, file):
@@ -100,6 +101,20 @@ public struct ProgressText {
             if let checkpoint = stage.checkpoint { lines.append("    final  " + checkpoint) }
         }
         return lines
+    }
+
+    /// The metrics a one-line view shows first, in this order (the report orders its charts so too).
+    public static let keyMetricNames = ["loss", "reward_mean", "score_mean", "kl", "beta", "accuracy", "reward_accuracy",
+                                        "margin", "lexicon_mean", "response_length", "entropy", "perplexity", "grad_norm", "lr"]
+
+    /// Up to `count` of the key metrics that `metrics` has, as `loss 2.4103 kl 0.5120`.
+    public static func keyMetrics(_ metrics: Metrics, count: Int = 3) -> String {
+        keyMetricNames.compactMap { name in metrics[name].map { "\(name) \(number($0))" } }.prefix(count).joined(separator: " ")
+    }
+
+    /// The time left at `rate` steps per second, or "?" before a rate is known.
+    public static func eta(step: Int, total: Int, rate: Double) -> String {
+        rate > 0 && rate.isFinite ? duration(Double(max(0, total - step)) / rate) : "?"
     }
 
     /// `loss 2.4103 lr 3.00e-04 ...` in the metrics' own order.

@@ -12,6 +12,8 @@ public struct Metrics: Equatable, Sendable, Sequence {
     public private(set) var entries: [(name: String, value: Double)] = []
     /// Things the user should know about this step (e.g. PPO's negative KL), to be printed.
     public var warnings: [String] = []
+    /// An evaluation's generations on fixed held-out prompts (the job writes them to samples.jsonl).
+    public var samples: [Sample] = []
 
     public init(_ entries: [(String, Double)] = []) { self.entries = entries.map { ($0.0, $0.1) } }
 
@@ -29,6 +31,27 @@ public struct Metrics: Equatable, Sendable, Sequence {
     public static func == (l: Metrics, r: Metrics) -> Bool {
         l.entries.map(\.name) == r.entries.map(\.name) && l.entries.map(\.value) == r.entries.map(\.value)
     }
+}
+
+/// A response the policy generated for a held-out prompt during an evaluation, and what was
+/// measured on it. Evaluations sample with the same seed every time, so the samples of two
+/// evaluations are the same prompts and random stream, before and after training.
+public struct Sample: Equatable, Sendable {
+    /// The held-out prompt's row (0-based) in its file.
+    public var index: Int
+    /// The seed of the evaluation's sampling stream.
+    public var seed: UInt64
+    public var prompt: String
+    public var response: String
+    /// Per-sample measures, e.g. `reward`, `kl` (nats, Σ log π − log π_ref), `length` (tokens).
+    public var scores: Metrics
+
+    public init(index: Int, seed: UInt64, prompt: String, response: String, scores: Metrics) {
+        self.index = index; self.seed = seed; self.prompt = prompt; self.response = response; self.scores = scores
+    }
+
+    /// How many held-out prompts an evaluation keeps samples of (the first ones in file order).
+    public static let perEvaluation = 8
 }
 
 /// Why a stage stopped.

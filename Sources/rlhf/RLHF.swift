@@ -16,7 +16,7 @@ struct RLHF: ParsableCommand {
               3  interrupted by a signal after a clean checkpoint (run again to resume)
             """,
         subcommands: [RunCommand.self, SubmitCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
-                      LogsCommand.self, Eval.self, Generate.self, TokenizeCommand.self, DataCommand.self, KindsCommand.self,
+                      LogsCommand.self, ReportCommand.self, Eval.self, Generate.self, TokenizeCommand.self, DataCommand.self, KindsCommand.self,
                       Inspect.self, Bench.self,
                       CheckpointSample.self, CheckpointStress.self, CheckpointParse.self]
     )

@@ -255,25 +255,38 @@ public final class PPOStage: Stage {
     // MARK: - Evaluation
 
     /// On the held-out prompts, with the same sampling stream every time (so before/after compare
-    /// like with like): reward-model score, the demo's lexicon score, KL to the reference, length.
+    /// like with like): reward-model score, the demo's lexicon score, KL to the reference, length;
+    /// and the first `Sample.perEvaluation` responses with their own measures.
     public func evaluate() throws -> Metrics {
         guard let evalPrompts, evalPrompts.count > 0 else { return Metrics() }
         var rng = Xoshiro256(seed: evalSeed)
         var scores: [Double] = [], lexicon: [Double] = [], kls: [Double] = [], lengths: [Double] = []
+        var samples: [Sample] = []
         for start in stride(from: 0, to: evalPrompts.count, by: spec.batch) {
             let indices = Array(start..<min(evalPrompts.count, start + spec.batch))
             var rollout = generate(evalPrompts.batch(indices, maxLength: model.config.context - settings.responseLength), rng: &rng)
             score(&rollout)
+            let texts = rollout.responses.map { ByteTokenizer.decode($0.filter { $0 < 256 }) }
+            let batchKL = (0..<rollout.rows).map { b in zip(rollout.oldLogp[b], rollout.refLogp[b]).reduce(0) { $0 + $1.0 - $1.1 } }
+            let batchLexicon = texts.map(DemoScorer.score)
+            for (b, index) in indices.enumerated() where index < Sample.perEvaluation {
+                samples.append(Sample(index: index, seed: evalSeed, prompt: evalPrompts[index].prompt, response: texts[b],
+                                      scores: Metrics([("reward", rollout.scores[b]), ("kl", batchKL[b]), ("lexicon", batchLexicon[b]),
+                                                       ("length", Double(rollout.responses[b].count)),
+                                                       ("eos", rollout.stopped[b] ? 1 : 0)])))
+            }
             scores += rollout.scores
-            kls += (0..<rollout.rows).map { b in zip(rollout.oldLogp[b], rollout.refLogp[b]).reduce(0) { $0 + $1.0 - $1.1 } }
+            kls += batchKL
             lengths += rollout.responses.map { Double($0.count) }
-            lexicon += rollout.responses.map { DemoScorer.score(ByteTokenizer.decode($0.filter { $0 < 256 })) }
+            lexicon += batchLexicon
         }
         let (lexiconMean, lexiconStd) = meanAndStd(lexicon)
         let (scoreMean, scoreStd) = meanAndStd(scores)
-        return Metrics([("eval_score_mean", scoreMean), ("eval_score_std", scoreStd), ("eval_lexicon_mean", lexiconMean),
-                        ("eval_lexicon_std", lexiconStd), ("eval_kl", mean(kls)), ("eval_response_length", mean(lengths)),
-                        ("eval_prompts", Double(evalPrompts.count))])
+        var metrics = Metrics([("eval_score_mean", scoreMean), ("eval_score_std", scoreStd), ("eval_lexicon_mean", lexiconMean),
+                               ("eval_lexicon_std", lexiconStd), ("eval_kl", mean(kls)), ("eval_response_length", mean(lengths)),
+                               ("eval_prompts", Double(evalPrompts.count))])
+        metrics.samples = samples
+        return metrics
     }
 
     // MARK: - State

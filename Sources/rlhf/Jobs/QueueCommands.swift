@@ -62,7 +62,9 @@ struct WorkerCommand: ParsableCommand {
         let stopped = try worker.run(events: { event in
             switch event {
             case .took(let job): write("worker \(getpid()): running \(job.id)\n"); idle = false
-            case .finished(let job): write("worker \(getpid()): \(job.id) \(job.state.rawValue)" + (job.message.map { ": \($0)" } ?? "") + "\n")
+            case .finished(let job):
+                write("worker \(getpid()): \(job.id) \(job.state.rawValue)" + (job.message.map { ": \($0)" } ?? "") + "\n")
+                if FileManager.default.fileExists(atPath: job.job.output) { ReportCommand.writeAfterRun(job.job) }
             case .idle: if !idle { write("worker \(getpid()): waiting for jobs in \(queue.folder)\n") }; idle = true
             }
         }, progress: { _, cancelRequested in ProgressPrinter(shouldStop: cancelRequested).handle },

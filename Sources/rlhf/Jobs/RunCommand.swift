@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
             The manifest is validated first; every problem is listed (exit 2). Each stage writes \
             OUTPUT/STAGE/step-NNNNNN.h5, final.h5 and metrics.jsonl; finished stages are skipped on a rerun. \
             SIGINT/SIGTERM: finish the current step, commit a checkpoint, exit 3; a second signal exits at once. \
+            When the run ends, OUTPUT/report.html shows it (rlhf report). \
             A rerun with a changed manifest is refused (listing the changed keys) unless --force. \
             Manifest keys: docs/manifest.md.
             """)
@@ -30,6 +31,13 @@ struct RunCommand: ParsableCommand {
         let job = try ManifestLoader.load(manifest)
         StopSignal.install()
         let printer = ProgressPrinter()
-        try JobRunner(job: job, options: RunOptions(threads: threads, force: force), progress: printer.handle).run()
+        do {
+            try JobRunner(job: job, options: RunOptions(threads: threads, force: force), progress: printer.handle).run()
+        } catch {
+            // Another process runs the job (and will write its report), or nothing was started.
+            if case JobError.busy = error {} else if case JobError.manifestChanged = error {} else { ReportCommand.writeAfterRun(job) }
+            throw error
+        }
+        ReportCommand.writeAfterRun(job)
     }
 }

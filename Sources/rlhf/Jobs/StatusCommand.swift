@@ -1,6 +1,7 @@
-// `rlhf status [JOB]`: per job and stage, the state, step/total, last metrics and checkpoint path.
-// JOB is a queue id (or unique prefix, or job name), a manifest file, or a job's output folder;
-// without it, every job in the queue.
+// `rlhf status [JOB] [--watch]`: per job and stage, the state, step/total, last metrics and checkpoint
+// path. JOB is a queue id (or unique prefix, or job name), a manifest file, or a job's output folder;
+// without it, every job in the queue. --watch redraws it in place on a terminal (a new block per
+// refresh otherwise) until no job is running or pending.
 
 import ArgumentParser
 import Foundation
@@ -15,13 +16,36 @@ struct StatusCommand: ParsableCommand {
     var job: String?
     @OptionGroup var queue: QueueOptions
     @Flag(help: "One JSON object per job.") var json = false
+    @Flag(help: "Refresh until no job is running or pending (in place on a terminal).") var watch = false
+    @Option(help: "Seconds between refreshes with --watch.") var interval = 2.0
+
+    func validate() throws {
+        if interval <= 0 { throw ValidationError("--interval must be a positive number of seconds.") }
+    }
 
     func run() throws {
-        let statuses = try job.map { [try JobLocator(queue: queue.folder).status(of: $0)] }
-            ?? JobQueue(folder: queue.folder).list().map { $0.status }
-        if statuses.isEmpty && !json { print("no jobs in \(queue.folder)") }
-        for status in statuses {
-            if json { printJSONLine(status) } else { print(Self.text(status)) }
+        let terminal = isatty(STDOUT_FILENO) != 0 && !json
+        var drawnLines = 0
+        while true {
+            let statuses = try job.map { [try JobLocator(queue: queue.folder).status(of: $0)] }
+                ?? JobQueue(folder: queue.folder).list().map { $0.status }
+            var text = statuses.isEmpty && !json ? "no jobs in \(queue.folder)" : ""
+            if json {
+                statuses.forEach(printJSONLine)
+            } else {
+                text += statuses.map(Self.text).joined(separator: "\n")
+                if watch && terminal {
+                    // Back to the first line of the previous drawing, clear to the end of the screen, redraw.
+                    text = text.split(separator: "\n", omittingEmptySubsequences: false).map { fitToTerminal(String($0)) }.joined(separator: "\n")
+                    write((drawnLines > 0 ? "\u{1B}[\(drawnLines)A\r" : "") + "\u{1B}[J" + text + "\n")
+                    drawnLines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+                } else {
+                    print(text + (watch ? "\n" : ""))
+                }
+            }
+            let active = statuses.contains { ["running", "pending"].contains($0.state) }
+            guard watch && active else { return }
+            Thread.sleep(forTimeInterval: interval)
         }
     }
 
