@@ -79,7 +79,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
 }
 
 /// `logging`: the job's optional logs.
-public struct LoggingSettings: ManifestSection, Equatable, Sendable {
+public struct LoggingSettings: Codable, Equatable, Sendable {
     /// TensorBoard event files of every stage's metrics under OUTPUT/tensorboard/STAGE/.
     public var tensorboard = false
 

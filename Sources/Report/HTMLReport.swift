@@ -167,22 +167,27 @@ public enum HTMLReport {
                          samples: samplesView(jobs), settings: settingRows(jobs.map { stageSettings($0.stage.spec) }))
     }
 
-    /// Horizontal reference lines a stage's settings give a chart.
+    /// A number among the stage's settings, by its key in any section (`ppo.target_kl` → "target_kl").
+    static func setting(_ key: String, of spec: StageSpec) -> Double? {
+        leaves(encoded(spec), "").first { $0.0 == key || $0.0.hasSuffix("." + key) }.flatMap { ($0.1 as? NSNumber)?.doubleValue }
+    }
+
+    /// Horizontal reference lines a stage's settings give a chart: the target KL of adaptive β control.
     static func referenceLines(_ base: String, spec: StageSpec) -> [ReferenceLine] {
-        if base == "kl", let target = spec.ppo?.targetKL { return [ReferenceLine(label: "target KL \(number(target))", y: target)] }
+        if base == "kl", let target = setting("target_kl", of: spec) { return [ReferenceLine(label: "target KL \(number(target))", y: target)] }
         return []
     }
 
     static func caption(_ base: String, spec: StageSpec) -> String? {
-        guard let ppo = spec.ppo ?? (spec.kind == .ppo ? PPOSettings() : nil) else { return nil }
+        let target = setting("target_kl", of: spec)
         switch base {
+        case "beta" where target != nil:
+            return "Adaptive KL control: β is raised when the sequence KL exceeds target_kl = \(number(target!)) and lowered below it"
+                + (setting("horizon", of: spec).map { " (horizon \(number($0)) rollouts)" } ?? "") + "."
         case "beta":
-            if let target = ppo.targetKL {
-                return "Adaptive KL control: β is raised when the sequence KL exceeds target_kl = \(number(target)) and lowered below it (horizon \(number(ppo.horizon)) rollouts)."
-            }
             return "Fixed β = kl_coef (no target_kl)."
-        case "kl":
-            return "Σ over response tokens of log π − log π_ref, mean over sequences" + (ppo.targetKL.map { "; dashed: target_kl = \(number($0))" } ?? "") + "."
+        case "kl" where target != nil:
+            return "Dashed: target_kl = \(number(target!))."
         default: return nil
         }
     }
@@ -223,28 +228,39 @@ public enum HTMLReport {
     }
 
     static func stageSettings(_ spec: StageSpec) -> [(String, String)] {
-        flatten((try? JSONSerialization.jsonObject(with: JSONEncoder().encode(spec))) ?? [:], "")
-            .filter { !["name"].contains($0.0) }
+        leaves(encoded(spec), "").filter { $0.0 != "name" }.map { ($0.0, text($0.1)) }
     }
 
     static func jobLevelSettings(_ job: JobManifest) -> [(String, String)] {
         var object = (try? JSONSerialization.jsonObject(with: job.json())) as? [String: Any] ?? [:]
         object["stages"] = nil
-        return flatten(object, "")
+        return leaves(object, "").map { ($0.0, text($0.1)) }
     }
 
-    static func flatten(_ value: Any, _ path: String) -> [(String, String)] {
+    /// A value as the manifest's JSON has it.
+    static func encoded<T: Encodable>(_ value: T) -> Any {
+        (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
+    }
+
+    /// The leaf values of decoded JSON by key path (`ppo.target_kl`, `model.layers`).
+    static func leaves(_ value: Any, _ path: String) -> [(String, Any)] {
         switch value {
         case let object as [String: Any]:
-            return object.keys.sorted().flatMap { flatten(object[$0]!, path.isEmpty ? $0 : path + "." + $0) }
+            return object.keys.sorted().flatMap { leaves(object[$0]!, path.isEmpty ? $0 : path + "." + $0) }
         case let array as [Any]:
-            return array.enumerated().flatMap { flatten($1, path + "[\($0)]") }
-        case let number as NSNumber where String(cString: number.objCType) == "c":   // JSON true/false
-            return [(path, number.boolValue ? "true" : "false")]
-        case let number as NSNumber:
-            return [(path, ProgressText.number(number.doubleValue))]
+            return array.enumerated().flatMap { leaves($1, path + "[\($0)]") }
         default:
-            return [(path, "\(value)")]
+            return [(path, value)]
+        }
+    }
+
+    static func text(_ value: Any) -> String {
+        switch value {
+        case let number as NSNumber where String(cString: number.objCType) == "c":   // JSON true/false
+            return number.boolValue ? "true" : "false"
+        case let number as NSNumber: return ProgressText.number(number.doubleValue)
+        case is NSNull: return "—"
+        default: return "\(value)"
         }
     }
 

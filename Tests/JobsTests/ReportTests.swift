@@ -13,10 +13,10 @@ import Testing
 struct ReportTests {
     /// A PPO job at step 4 of 6: train lines 1...4, evaluations at 0 and 4, samples at 0 and 4.
     static func ppoJob(_ scratch: Scratch, name: String = "sweep-a", klScale: Double = 1) throws -> JobManifest {
-        var spec = StageSpec(name: "ppo", kind: .ppo, data: DataSpec(prompts: "p.jsonl", evalPrompts: "e.jsonl"), steps: 6)
+        var spec = StageSpec(name: "ppo", kind: StageKind("ppo"), data: DataSpec(prompts: "p.jsonl", evalPrompts: "e.jsonl"), steps: 6)
         var ppo = PPOSettings()
         ppo.targetKL = 6
-        spec.ppo = ppo
+        spec.sections["ppo"] = ppo
         let job = JobManifest(name: name, output: scratch.path(name), model: .tiny, stages: [spec])
         let folder = JobFolder(job.output)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
