@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens a job's report.html in headless Chromium and checks it as a reader would see it.
 
-Usage: check_report.py OUTPUT_FOLDER SCREENSHOT.png
+Usage: check_report.py OUTPUT_FOLDER SCREENSHOT.png [REPORT.html]   (default OUTPUT_FOLDER/report.html)
 
 Talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: fd 3 in, fd 4 out,
 NUL-separated JSON), so nothing but the standard library is needed. Checks:
@@ -17,7 +17,7 @@ NUL-separated JSON), so nothing but the standard library is needed. Checks:
 import base64, json, math, os, subprocess, sys, tempfile
 
 output, screenshot = sys.argv[1], sys.argv[2]
-report = os.path.join(output, "report.html")
+report = sys.argv[3] if len(sys.argv) > 3 else os.path.join(output, "report.html")
 job = json.load(open(os.path.join(output, "job.json")))
 
 
@@ -177,6 +177,8 @@ for spec in job["stages"]:
     # Samples: the first and the last evaluation's, with their scores.
     samples_file = os.path.join(output, name, "samples.jsonl")
     samples = [json.loads(l) for l in open(samples_file)] if os.path.exists(samples_file) else []
+    keys = [(s["step"], s["index"]) for s in samples]
+    check(len(keys) == len(set(keys)), f"{name}: samples.jsonl repeats a (step, index): {sorted(keys)}")
     if samples:
         steps = sorted({s["step"] for s in samples})
         for row in page["samples"]:

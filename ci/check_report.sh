@@ -5,6 +5,7 @@
 #                            metrics.jsonl value at its step, once (no step lost or repeated by the kill)
 #   ci/check_report.py       report.html in headless Chromium: screenshot, no console error or request,
 #                            every metric's chart series in the DOM, summary numbers = metrics.jsonl
+#                            (also on the interrupted job's report, before the resume)
 # Usage: ci/check_report.sh [SCREENSHOT.png]   (called by ci/test.sh; needs chromium, see ci/setup.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,7 +57,10 @@ YAML
 pid=$!
 until grep -qs '"split":"train","step":3,' out/ppo/metrics.jsonl || ! kill -0 $pid 2>/dev/null; do sleep 0.05; done
 kill -9 $pid 2>/dev/null || { cat run1.log; echo "the job ended before it could be killed" >&2; exit 1; }
-wait $pid || true
+wait $pid 2>/dev/null || true
+# The report of the interrupted job (what a running one has on disk too): what is logged so far.
+"$rlhf" report out --out partial.html >/dev/null
+python3 "$root/ci/check_report.py" out partial.png partial.html
 "$rlhf" run job.yaml >run2.log 2>&1 || { cat run2.log; exit 1; }
 grep -q 'stage ppo (ppo): resuming at step' run2.log || { cat run2.log; echo "PPO did not resume" >&2; exit 1; }
 grep -q "^report $scratch/out/report.html" run2.log

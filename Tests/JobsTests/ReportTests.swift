@@ -78,6 +78,19 @@ struct ReportTests {
         #expect(html.contains("after: step 4"))
     }
 
+    @Test func theCommandsWriteThePageAndWatchStopsWhenTheJobIsDone() throws {
+        let scratch = Scratch()
+        let job = try Self.ppoJob(scratch)
+        let report = try rlhf(["report", job.output, "--out", scratch.path("page.html")], in: scratch.path)
+        #expect(report.status == 0 && report.stdout == scratch.path("page.html") + "\n", "\(report.stderr)")
+        #expect(FileManager.default.fileExists(atPath: scratch.path("page.html")))
+        // Without a terminal, --watch prints plain blocks; on a job that is not running it prints one and exits.
+        try JobFolder(job.output).store(JobState(.done))
+        let watch = try rlhf(["status", job.output, "--watch", "--interval", "0.1"], in: scratch.path)
+        #expect(watch.status == 0 && watch.stdout.components(separatedBy: "sweep-a  done").count == 2, "\(watch.stdout)")
+        #expect(!watch.stdout.contains("\u{1B}["))
+    }
+
     @Test func ticksAreRoundNumbersCoveringTheRange() {
         #expect(LineChart.ticks(0...10, count: 5, integers: true) == [0, 2, 4, 6, 8, 10])
         #expect(LineChart.ticks(0.13...0.87, count: 5, integers: false).map { ($0 * 10).rounded() / 10 } == [0.2, 0.4, 0.6, 0.8])
