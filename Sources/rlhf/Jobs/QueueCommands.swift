@@ -58,16 +58,23 @@ struct WorkerCommand: ParsableCommand {
         let worker = Worker(queue: JobQueue(folder: queue.folder),
                             options: WorkerOptions(once: once, run: RunOptions(threads: threads)),
                             exitCode: { ExitStatus.of($0).code })
-        var idle = false
+        var idle = false, started = false
         let stopped = try worker.run(events: { event in
             switch event {
             case .took(let job): write("worker \(getpid()): running \(job.id)\n"); idle = false
             case .finished(let job):
                 write("worker \(getpid()): \(job.id) \(job.state.rawValue)" + (job.message.map { ": \($0)" } ?? "") + "\n")
-                if FileManager.default.fileExists(atPath: job.job.output) { ReportCommand.writeAfterRun(job.job) }
+                if started { ReportCommand.writeAfterRun(job.job) }
             case .idle: if !idle { write("worker \(getpid()): waiting for jobs in \(queue.folder)\n") }; idle = true
             }
-        }, progress: { _, cancelRequested in ProgressPrinter(shouldStop: cancelRequested).handle },
+        }, progress: { _, cancelRequested in
+            let printer = ProgressPrinter(shouldStop: cancelRequested)
+            started = false
+            return { event in
+                if case .jobStarted = event { started = true }   // a report only after a run that started
+                return printer.handle(event)
+            }
+        },
            stopRequested: { StopSignal.requested })
         if stopped { throw ExitCode(ExitStatus.interrupted) }
     }

@@ -31,13 +31,12 @@ struct RunCommand: ParsableCommand {
         let job = try ManifestLoader.load(manifest)
         StopSignal.install()
         let printer = ProgressPrinter()
-        do {
-            try JobRunner(job: job, options: RunOptions(threads: threads, force: force), progress: printer.handle).run()
-        } catch {
-            // Another process runs the job (and will write its report), or nothing was started.
-            if case JobError.busy = error {} else if case JobError.manifestChanged = error {} else { ReportCommand.writeAfterRun(job) }
-            throw error
-        }
-        ReportCommand.writeAfterRun(job)
+        // The report is written only after a run that started (a refused one leaves no trace).
+        var started = false
+        defer { if started { ReportCommand.writeAfterRun(job) } }
+        try JobRunner(job: job, options: RunOptions(threads: threads, force: force)) { event in
+            if case .jobStarted = event { started = true }
+            return printer.handle(event)
+        }.run()
     }
 }
