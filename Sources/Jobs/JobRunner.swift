@@ -75,6 +75,7 @@ public final class JobRunner {
             switch error {
             case let JobError.interrupted(stage, step, _): state = JobState(.interrupted, stage: stage, step: step, message: "\(error)")
             case let StageError.nonFinite(stage, step, _): state = JobState(.failed, stage: stage, step: step, message: "\(error)")
+            case let StageError.graderFailed(stage, step, _): state = JobState(.failed, stage: stage, step: step, message: "\(error)")
             default: state = JobState(.failed, message: "\(error)")
             }
             try? folder.store(state)
@@ -126,7 +127,9 @@ public final class JobRunner {
         }
 
         try folder.store(JobState(.running, stage: spec.name, step: latest?.checkpoint.metadata.step))
-        let context = StageContext(jobSeed: job.seed, model: job.model(of: spec), sources: try loadSources(of: spec))
+        var context = StageContext(jobSeed: job.seed, model: job.model(of: spec), sources: try loadSources(of: spec))
+        let jobFolder = folder
+        context.log = { line in jobFolder.log(["stage \(spec.name): \(line)"]) }
         let stage = try makeStage(spec, context: context)
         for notice in stage.notices { emit(.warning("stage \(spec.name): \(notice)")) }
         var elapsedBefore = 0.0
@@ -157,8 +160,20 @@ public final class JobRunner {
             emit(.checkpointed(stage: spec.name, step: stage.completedSteps, file: url.path))
         }
 
+        // A grader that fails leaves the stage as it was before the step (or evaluation): checkpoint that
+        // state, so fixing the grader and running again replays exactly the failed step.
+        func keepingState<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let error as StageError {
+                if case .graderFailed = error, stage.completedSteps > 0 {
+                    let file = checkpoints.stepFile(stage.completedSteps)
+                    if !FileManager.default.fileExists(atPath: file.path) { try commit(file) }
+                }
+                throw error
+            }
+        }
+
         while stage.completedSteps < spec.steps {
-            let metrics = try stage.step()
+            let metrics = try keepingState { try stage.step() }
             let step = stage.completedSteps
             stepsThisRun += 1
             for warning in metrics.warnings { emit(.warning("stage \(spec.name) step \(step): \(warning)")) }
@@ -166,14 +181,14 @@ public final class JobRunner {
             let action = emit(.step(stage: spec.name, step: step, totalSteps: spec.steps, metrics: metrics,
                                     rate: Double(stepsThisRun) / max(1e-9, Date().timeIntervalSince(started)), elapsed: elapsed()))
             guard step < spec.steps else { break }
-            if spec.evalEvery > 0 && step % spec.evalEvery == 0 { try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed()) }
+            if spec.evalEvery > 0 && step % spec.evalEvery == 0 { try keepingState { try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed()) } }
             let due = step % spec.checkpointEvery == 0
             if due || action == .stop { try commit(checkpoints.stepFile(step)) }
             if action == .stop {
                 throw JobError.interrupted(stage: spec.name, step: step, checkpoint: checkpoints.stepFile(step).path)
             }
         }
-        try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed())
+        try keepingState { try evaluate(stage, spec: spec, logs: logs, elapsed: elapsed()) }
         try commit(checkpoints.finalFile)
         emit(.stageFinished(stageReport(spec, folder: folder)))
     }

@@ -2,8 +2,8 @@
 //   SFT rows (`prompt`/`completion` or `text`) → loss per completion token and perplexity
 //   preference rows → reward model: Bradley-Terry loss, pairwise accuracy, margin, reward mean/std;
 //                     language model: how often the chosen completion is the more likely one
-//   prompt rows      → samples: response length, the demo lexicon score, and with a reward model
-//                     and a reference, mean reward and KL to the reference
+//   prompt rows      → samples: response length, the graders' rewards (e.g. the demo's sentiment) and
+//                     pass@1, and with a reward model and a reference, mean reward and KL to the reference
 
 import Checkpoint
 import Foundation
@@ -45,6 +45,10 @@ public struct EvaluationOptions: Sendable {
     public var sampling = SamplingSettings()
     public var maxNewTokens = 48
     public var seed: UInt64 = 0
+    /// Graders of sampled responses (prompt data), e.g. the demo's `sentiment`.
+    public var graders: [GraderSpec] = []
+    /// A response passes when the first grader gives it at least this (`pass_at_1`).
+    public var passThreshold = 1.0
     public init() {}
 }
 
@@ -68,43 +72,30 @@ public func evaluate(model: GPT, dataPath: String, reward: GPT? = nil, reference
                                ("logp_margin", zip(chosen, rejected).reduce(0) { $0 + $1.0 - $1.1 } / Double(data.count)),
                                ("pairs", Double(data.count))]))
     case .prompts:
-        return (kind, try samplePrompts(model: model, data: try Dataset<PromptRecord>(contentsOf: dataPath),
+        return (kind, try samplePrompts(model: model, data: try Dataset<PromptRow>(contentsOf: dataPath),
                                         reward: reward, reference: reference, options: options))
     }
 }
 
-/// Samples a response to every prompt and measures it.
-func samplePrompts(model: GPT, data: Dataset<PromptRecord>, reward: GPT?, reference: GPT?, options: EvaluationOptions) throws -> Metrics {
-    var rng = Xoshiro256(seed: options.seed)
-    var lengths: [Double] = [], lexicon: [Double] = [], scores: [Double] = [], kls: [Double] = []
-    let maxPrompt = model.config.context - options.maxNewTokens
-    guard maxPrompt >= 1 else { throw StageError.invalidInput("--max-tokens must leave room for a prompt in the context (\(model.config.context))") }
-    for start in stride(from: 0, to: data.count, by: options.batch) {
-        let batch = data.batch(Array(start..<min(data.count, start + options.batch)), maxLength: maxPrompt)
-        let queries = (0..<batch.rows).map { Array(batch.tokens[$0 * batch.width..<$0 * batch.width + batch.lengths[$0]]) }
-        let generation = model.generate(prompts: queries, maxNewTokens: options.maxNewTokens, settings: options.sampling,
-                                        stopToken: ByteTokenizer.eos, rng: &rng)
-        let rollout = Rollout(prompts: queries, generation: generation, pad: ByteTokenizer.pad)
-        lengths += rollout.responses.map { Double($0.count) }
-        lexicon += rollout.responses.map { DemoScorer.score(ByteTokenizer.decode($0.filter { $0 < 256 })) }
-        if let reward {
-            reward.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
-            let values = reward.scalarValues()
-            scores += (0..<rollout.rows).map { Double(values[rollout.lastTokenPosition($0)]) }
-        }
-        if let reference {
-            let temperature = Float(max(options.sampling.temperature, 1e-3))
-            model.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
-            let logp = rollout.gather(model.tokenLogProbs(targets: rollout.targets, temperature: temperature).logp)
-            reference.forward(tokens: rollout.tokens, batch: rollout.rows, time: rollout.width)
-            let refLogp = rollout.gather(reference.tokenLogProbs(targets: rollout.targets, temperature: temperature).logp)
-            kls += zip(logp, refLogp).map { zip($0, $1).reduce(0) { $0 + $1.0 - $1.1 } }
-        }
+/// Samples a response to every prompt and measures it (SampleEvaluation, as PPO's held-out report):
+/// length, each grader's reward (and pass@1 by the first grader), and with a reward model and a
+/// reference, mean reward and KL.
+func samplePrompts(model: GPT, data: Dataset<PromptRow>, reward: GPT?, reference: GPT?, options: EvaluationOptions) throws -> Metrics {
+    guard model.config.context - options.maxNewTokens >= 1 else {
+        throw StageError.invalidInput("--max-tokens must leave room for a prompt in the context (\(model.config.context))")
     }
-    var metrics = Metrics([("response_length", mean(lengths)), ("lexicon_mean", meanAndStd(lexicon).0),
-                           ("lexicon_std", meanAndStd(lexicon).1), ("prompts", Double(data.count))])
-    if !scores.isEmpty { metrics["reward_mean"] = meanAndStd(scores).0; metrics["reward_std"] = meanAndStd(scores).1 }
-    if !kls.isEmpty { metrics["kl"] = mean(kls) }
+    let graders = try GraderSet(options.graders, reward: nil, config: model.config, maxCompletionLength: options.maxNewTokens)
+    let evaluation = SampleEvaluation(batch: options.batch, maxNewTokens: options.maxNewTokens, sampling: options.sampling,
+                                      seed: options.seed)
+    let result = try evaluation.run(model: model, prompts: data.records, graders: graders, reward: reward, reference: reference)
+    var metrics = Metrics([("response_length", mean(result.lengths)), ("prompts", Double(data.count))])
+    for (grader, rewards) in zip(graders.graders, result.graded) {
+        metrics["\(grader.name)_mean"] = nanMean(rewards)
+        metrics["\(grader.name)_std"] = population(rewards)
+    }
+    if !graders.graders.isEmpty { metrics["pass_at_1"] = result.passRate(threshold: options.passThreshold) }
+    if !result.scores.isEmpty { metrics["reward_mean"] = meanAndStd(result.scores).0; metrics["reward_std"] = meanAndStd(result.scores).1 }
+    if !result.kls.isEmpty { metrics["kl"] = mean(result.kls) }
     return metrics
 }
 

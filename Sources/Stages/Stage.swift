@@ -62,6 +62,9 @@ public enum StageError: Error, CustomStringConvertible, Equatable {
     case invalidInput(String)
     /// A checkpoint does not belong to this stage or lacks a part of its state.
     case badCheckpoint(String)
+    /// A grader failed during `step` (number `step`); the stage's state is as before that step, so it
+    /// can be checkpointed and the step replayed once the grader is fixed.
+    case graderFailed(stage: String, step: Int, message: String)
 
     public var description: String {
         switch self {
@@ -70,6 +73,9 @@ public enum StageError: Error, CustomStringConvertible, Equatable {
                 + "Lower optimizer.lr or raise optimizer.warmup, then resume from the last checkpoint."
         case let .invalidInput(message): return message
         case let .badCheckpoint(message): return message
+        case let .graderFailed(stage, step, message):
+            return "stage \(stage) step \(step): \(message). The stage stopped before the step changed anything; "
+                + "fix the grader and run the job again to resume"
         }
     }
 }

@@ -12,6 +12,8 @@ public struct StageContext {
     public var model: GPTConfig
     /// Loaded checkpoints the stage starts from, by role.
     public var sources: [SourceRole: StageSource]
+    /// Where a stage's lines for the job log go (an external grader's stderr).
+    public var log: (String) -> Void = { _ in }
 
     public init(jobSeed: UInt64, model: GPTConfig, sources: [SourceRole: StageSource] = [:]) {
         self.jobSeed = jobSeed

@@ -40,14 +40,18 @@ struct Eval: ParsableCommand {
               prompt/completion or text      loss per completion token and perplexity
               prompt/chosen/rejected         reward model: loss, pairwise accuracy, margin, reward mean/std;
                                              language model: how often the chosen completion is more likely
-              prompt                         samples: response length and the demo lexicon score; with
-                                             --reward, mean reward; with --reference, KL to the reference
+              prompt                         samples: response length; with --grader, each grader's mean and
+                                             pass@1 by the first; with --reward, mean reward; with
+                                             --reference, KL to the reference
+            A grader is a built-in type (sentiment, length, exact, numeric, ...) or a JSON object with
+            the keys of a manifest's grader (docs/graders.md): --grader '{"type":"exact","extract":"last_number"}'.
             """)
 
     @Option(help: "The checkpoint to evaluate (its /model network).") var checkpoint: String
     @Option(help: "The JSONL dataset.") var data: String
     @Option(help: "Prompt data: a reward-model checkpoint to score the samples.") var reward: String?
     @Option(help: "Prompt data: a reference checkpoint (e.g. the SFT model) to measure KL against.") var reference: String?
+    @Option(help: "Prompt data: a grader of the samples, a type or a JSON object (repeatable).") var grader: [String] = []
     @Option(help: "Rows per forward pass.") var batch = 16
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var threading: ThreadOptions
@@ -60,6 +64,7 @@ struct Eval: ParsableCommand {
         options.sampling = sampling.settings
         options.maxNewTokens = sampling.maxTokens
         options.seed = sampling.seed
+        options.graders = try grader.map(Self.graderSpec)
         let rewardModel = try reward.map { try network(at: $0) }
         let referenceModel = try reference.map { try network(at: $0) }
         let (kind, metrics) = try Parallel.$threads.withValue(threading.threads) {
@@ -73,6 +78,19 @@ struct Eval: ParsableCommand {
         } else {
             print("\(checkpoint) on \(data) (\(kind.rawValue) data)")
             for (name, value) in metrics { print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%.6g", value))") }
+        }
+    }
+}
+
+extension Eval {
+    /// `sentiment` or `{"type": "exact", ...}`.
+    static func graderSpec(_ text: String) throws -> GraderSpec {
+        let json = text.hasPrefix("{") ? text : "{\"type\": \(JSONValue.string(text).serialized)}"
+        do {
+            return try JSONDecoder().decode(GraderSpec.self, from: Data(json.utf8))
+        } catch {
+            throw ValidationError("--grader \(text): not a grader type (\(GraderSpec.Kind.allCases.map(\.rawValue).joined(separator: ", "))) "
+                                  + "or a JSON object of grader keys")
         }
     }
 }

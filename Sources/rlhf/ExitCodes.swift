@@ -31,6 +31,7 @@ enum ExitStatus {
             return (invalidInput, "error: \(error)")
         case let error as StageError:
             if case .nonFinite = error { return (failed, "error: \(error)") }
+            if case .graderFailed = error { return (failed, "error: \(error)") }
             return (invalidInput, "error: \(error)")
         case let error as JobError:
             switch error {

@@ -39,13 +39,16 @@ import Testing
 
     @Test func evalSamplesPromptsWithRewardAndKL() throws {
         let result = try rlhf(["eval", "--checkpoint", Self.job.sft, "--data", "\(demoData)/prompts_eval.jsonl",
-                               "--reward", Self.job.rm, "--reference", Self.job.sft, "--max-tokens", "8", "--json"],
+                               "--reward", Self.job.rm, "--reference", Self.job.sft, "--max-tokens", "8", "--grader", "sentiment",
+                               "--grader", #"{"type": "length", "name": "short", "cache": 4}"#, "--json"],
                               in: Self.job.scratch.path)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try json(result.stdout)
         #expect(report["kind"] as? String == "prompts")
         #expect(abs(try #require(report["kl"] as? Double)) < 1e-3)   // the model is its own reference
-        #expect(report["reward_mean"] != nil && report["lexicon_mean"] != nil)
+        #expect(report["reward_mean"] != nil && report["sentiment_mean"] != nil && report["pass_at_1"] != nil)
+        let penalty = try #require(report["short_mean"] as? Double)   // 8 tokens at most: in the soft zone (4, 8] or free
+        #expect((-1...0).contains(penalty))
     }
 
     @Test func generateIsReproducibleForASeed() throws {

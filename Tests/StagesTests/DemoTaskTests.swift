@@ -21,7 +21,8 @@ import Testing
         #expect(first == DemoTask.generate(seed: 99))
         #expect(first.map(\.contents) != DemoTask.generate(seed: 100).map(\.contents))
         #expect(first.map(\.name) == ["sft.jsonl", "sft_eval.jsonl", "prefs.jsonl", "prefs_eval.jsonl",
-                                      "prompts.jsonl", "prompts_eval.jsonl"])
+                                      "prompts.jsonl", "prompts_eval.jsonl", "arith_sft.jsonl", "arith_prompts.jsonl",
+                                      "arith_prompts_eval.jsonl"])
     }
 
     @Test func writtenFilesParseWithTheReaders() throws {

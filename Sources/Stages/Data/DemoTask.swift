@@ -11,7 +11,8 @@
 // on average), sft_eval.jsonl (400), prefs.jsonl (3000) and prefs_eval.jsonl (300) where chosen is the
 // completion `DemoScorer` scores higher (always strictly), prompts.jsonl (every training prompt once)
 // and prompts_eval.jsonl (128). Eval files draw from a held-out eighth of the prompts, disjoint from
-// the prompts of every training file. Everything is ASCII; the whole is about 1 MB.
+// the prompts of every training file. Everything is ASCII; the whole is about 1 MB. The GRPO demo's
+// arithmetic files (ArithmeticTask.swift) are written beside them.
 
 import Foundation
 import Kernels
@@ -42,7 +43,7 @@ public enum DemoTask {
             file("prefs_eval.jsonl", generator.preferences(300, from: evalPrompts)),
             file("prompts.jsonl", trainPrompts.map { jsonLine(["prompt": $0]) }),
             file("prompts_eval.jsonl", evalPrompts.prefix(128).map { jsonLine(["prompt": $0]) }),
-        ]
+        ] + ArithmeticTask.generate(seed: seed)
     }
 
     /// Generates the corpus and writes its files into `directory` (created if needed; files replaced

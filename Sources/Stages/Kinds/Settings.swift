@@ -285,7 +285,7 @@ public struct Setting<Root: Sendable>: Sendable {
                                                 _ meaning: String) -> Setting {
         Setting(key: key, meaning: meaning, shape: .list(S.schema),
                 decode: { root, c in if let v = try c.decodeIfPresent([S].self, forKey: SettingKey(key)) { root[keyPath: path] = v } },
-                encode: { root, c in try c.encode(root[keyPath: path], forKey: SettingKey(key)) },
+                encode: { root, c in if !root[keyPath: path].isEmpty { try c.encode(root[keyPath: path], forKey: SettingKey(key)) } },
                 problems: { root, spec, model in
                     root[keyPath: path].enumerated().flatMap { index, element in
                         element.problems(in: spec, model: model).map { ("\(key)[\(index)].\($0.key)", $0.message) }
@@ -295,7 +295,8 @@ public struct Setting<Root: Sendable>: Sendable {
                     let count = root[keyPath: path].count
                     return [SettingDoc(key: prefix + key, defaultValue: count == 0 ? "none" : "\(count) entries", range: "a list",
                                        meaning: meaning)] + S.documentation(prefix: prefix + key + "[].")
-                })
+                },
+                isDefault: { $0[keyPath: path].isEmpty })
     }
 }
 

@@ -9,6 +9,8 @@ public enum StageKinds {
         PPOStage.declaration,
         DPOStage.declaration,
         DistillStage.declaration,
+        GRPO.declaration,
+        RLOO.declaration,
     ]
 
     public static func declaration(of kind: StageKind) -> StageKindDeclaration? {

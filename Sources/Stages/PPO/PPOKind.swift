@@ -14,7 +14,8 @@ extension PPOStage {
                   SourceUse(.reward, required: true, "the reward model (a reward stage or a reward-model checkpoint); the critic starts from it",
                             kinds: [.reward])],
         data: [DataUse(.prompts, required: true, "`{\"prompt\"}` rows", PromptRecord.self),
-               DataUse(.evalPrompts, required: false, "held-out prompts for the before/after evaluation", PromptRecord.self)],
+               DataUse(.evalPrompts, required: false, "held-out prompt rows (any columns the eval graders read) for the before/after evaluation",
+                       PromptRow.self)],
         build: { try PPOStage(spec: $0, context: $1) })
 }
 
@@ -38,6 +39,8 @@ public struct PPOSettings: SettingsSection {
     public var topP: Double = 1.0
     public var missingEOSPenalty: Double = 1.0
     public var normalizeReward: Bool = false
+    /// Graders of the held-out samples (the demo's lexicon sentiment), reported beside the reward model's score.
+    public var evalGraders: [GraderSpec] = []
 
     public init() {}
 
@@ -59,6 +62,7 @@ public struct PPOSettings: SettingsSection {
         .value("top_p", \.topP, .above(0, through: 1), "nucleus sampling"),
         .value("missing_eos_penalty", \.missingEOSPenalty, .any, "subtracted from the score of responses without EOS"),
         .value("normalize_reward", \.normalizeReward, .any, "normalise scores with the reward model's stored mean and std"),
+        .list("eval_graders", \.evalGraders, "graders reported on the held-out samples as `eval_NAME_mean` (the demo: its lexicon `sentiment`)"),
     ]
 
     public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
@@ -69,6 +73,8 @@ public struct PPOSettings: SettingsSection {
         if responseLength >= model.context {
             found.append(("response_length", "must be below the model's context (\(model.context))"))
         }
-        return found
+        return found + evalGraders.listProblems(key: "eval_graders")
     }
+
+    public mutating func resolvePaths(_ absolute: (String) -> String) { evalGraders.resolvePaths(absolute) }
 }

@@ -26,7 +26,9 @@ public final class PPOStage: Stage {
     /// The reward model's held-out mean and std, when it recorded them.
     let rewardStats: (mean: Double, std: Double)?
     let prompts: Dataset<PromptRecord>
-    let evalPrompts: Dataset<PromptRecord>?
+    let evalPrompts: Dataset<PromptRow>?
+    let evalGraders: GraderSet
+    let log: (String) -> Void
     var order: DataOrder
     var rolloutRNG: Xoshiro256
     var shuffleRNG: Xoshiro256
@@ -70,6 +72,8 @@ public final class PPOStage: Stage {
         rolloutRNG = Xoshiro256(seed: seed("rollout"))
         shuffleRNG = Xoshiro256(seed: seed("shuffle"))
         evalSeed = seed("eval")
+        evalGraders = try GraderSet(settings.evalGraders, reward: rewardSource, config: config, maxCompletionLength: settings.responseLength)
+        log = context.log
         klController = AdaptiveKLController(initial: settings.klCoef, target: settings.targetKL ?? 1, horizon: settings.horizon)
     }
 
@@ -255,37 +259,28 @@ public final class PPOStage: Stage {
     // MARK: - Evaluation
 
     /// On the held-out prompts, with the same sampling stream every time (so before/after compare
-    /// like with like): reward-model score, the demo's lexicon score, KL to the reference, length;
+    /// like with like): reward-model score, each eval grader's reward, KL to the reference, length;
     /// and the first `Sample.perEvaluation` responses with their own measures.
     public func evaluate() throws -> Metrics {
         guard let evalPrompts, evalPrompts.count > 0 else { return Metrics() }
-        var rng = Xoshiro256(seed: evalSeed)
-        var scores: [Double] = [], lexicon: [Double] = [], kls: [Double] = [], lengths: [Double] = []
-        var samples: [Sample] = []
-        for start in stride(from: 0, to: evalPrompts.count, by: spec.batch) {
-            let indices = Array(start..<min(evalPrompts.count, start + spec.batch))
-            var rollout = generate(evalPrompts.batch(indices, maxLength: model.config.context - settings.responseLength), rng: &rng)
-            score(&rollout)
-            let texts = rollout.responses.map { ByteTokenizer.decode($0.filter { $0 < 256 }) }
-            let batchKL = (0..<rollout.rows).map { b in zip(rollout.oldLogp[b], rollout.refLogp[b]).reduce(0) { $0 + $1.0 - $1.1 } }
-            let batchLexicon = texts.map(DemoScorer.score)
-            for (b, index) in indices.enumerated() where index < Sample.perEvaluation {
-                samples.append(Sample(index: index, seed: evalSeed, prompt: evalPrompts[index].prompt, response: texts[b],
-                                      scores: Metrics([("reward", rollout.scores[b]), ("kl", batchKL[b]), ("lexicon", batchLexicon[b]),
-                                                       ("length", Double(rollout.responses[b].count)),
-                                                       ("eos", rollout.stopped[b] ? 1 : 0)])))
-            }
-            scores += rollout.scores
-            kls += batchKL
-            lengths += rollout.responses.map { Double($0.count) }
-            lexicon += batchLexicon
+        let evaluation = SampleEvaluation(batch: spec.batch, maxNewTokens: settings.responseLength, sampling: sampling, seed: evalSeed)
+        let result: SampleEvaluation.Result
+        do {
+            result = try evaluation.run(model: model, prompts: evalPrompts.records, graders: evalGraders, reward: rewardModel,
+                                        reference: reference, log: log)
+        } catch let error as GraderError {
+            throw StageError.graderFailed(stage: spec.name, step: iterations, message: error.description)
         }
-        let (lexiconMean, lexiconStd) = meanAndStd(lexicon)
-        let (scoreMean, scoreStd) = meanAndStd(scores)
-        var metrics = Metrics([("eval_score_mean", scoreMean), ("eval_score_std", scoreStd), ("eval_lexicon_mean", lexiconMean),
-                               ("eval_lexicon_std", lexiconStd), ("eval_kl", mean(kls)), ("eval_response_length", mean(lengths)),
-                               ("eval_prompts", Double(evalPrompts.count))])
-        metrics.samples = samples
+        let (scoreMean, scoreStd) = meanAndStd(result.scores)
+        var metrics = Metrics([("eval_score_mean", scoreMean), ("eval_score_std", scoreStd)])
+        for (grader, rewards) in zip(evalGraders.graders, result.graded) {
+            metrics["eval_\(grader.name)_mean"] = nanMean(rewards)
+            metrics["eval_\(grader.name)_std"] = population(rewards)
+        }
+        metrics["eval_kl"] = mean(result.kls)
+        metrics["eval_response_length"] = mean(result.lengths)
+        metrics["eval_prompts"] = Double(evalPrompts.count)
+        metrics.samples = result.samples
         return metrics
     }
 
@@ -356,3 +351,6 @@ func meanAndStd(_ x: [Double]) -> (Double, Double) {
     let m = mean(x)
     return (m, mean(x.map { ($0 - m) * ($0 - m) }).squareRoot())
 }
+
+/// The population std of the values present.
+func population(_ x: [Double?]) -> Double { meanAndStd(x.compactMap { $0 }).1 }

@@ -29,10 +29,15 @@ struct Rollout {
     var scores: [Double] = []
 
     init(prompts: [[Int32]], generation: Generation, pad: Int32) {
+        self.init(prompts: prompts, responses: generation.tokens, stopped: generation.stopped, pad: pad)
+    }
+
+    /// Prompts and their responses (each with its EOS when it has one).
+    init(prompts: [[Int32]], responses: [[Int32]], stopped: [Bool], pad: Int32) {
         rows = prompts.count
         queryLengths = prompts.map(\.count)
-        responses = generation.tokens
-        stopped = generation.stopped
+        self.responses = responses
+        self.stopped = stopped
         width = zip(prompts, responses).map { $0.count + $1.count }.max() ?? 1
         tokens = Array(repeating: pad, count: rows * width)
         targets = Array(repeating: -1, count: rows * width)
