@@ -217,7 +217,15 @@ struct TolerantDecoder {
     /// Stand-ins for required keys, by key name (the names do not clash across sections).
     static let standIns: [String: String] = {
         var all: [String: String] = ["vocab": String(ModelKeys.byteVocabulary)]
-        for section in [SchemaSection.job, .stage, .model] { for (key, value) in section.required { all[key] = value } }
+        func collect(_ section: SchemaSection) {
+            for (key, value) in section.required { all[key] = value }
+            for child in section.children.values {
+                switch child {
+                case .mapping(let s), .list(of: let s): if !s.isModel { collect(s) }
+                }
+            }
+        }
+        for section in [SchemaSection.job, .model] { collect(section) }
         return all
     }()
 

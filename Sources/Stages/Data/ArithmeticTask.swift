@@ -12,16 +12,15 @@
 import Kernels
 
 public enum ArithmeticTask {
-    static let demonstrations = 2000
-    static let trainingPrompts = 4000
-    static let heldOut = 256
-
-    /// The task's files, from its own stream of `seed` (the sentiment files do not depend on it).
-    static func generate(seed: UInt64) -> [DemoTask.File] {
+    /// The task's files, from its own stream of `seed` (the sentiment files do not depend on it):
+    /// operands in 0...`largest`, `demonstrations` SFT rows, `trainingPrompts` GRPO prompts and
+    /// `heldOut` evaluation prompts.
+    public static func generate(seed: UInt64, largest: Int = 99, demonstrations: Int = 2000, trainingPrompts: Int = 4000,
+                                heldOut: Int = 256) -> [DemoTask.File] {
         var random = Xoshiro256(seed: seed ^ 0xA417_4D3E_7A5C_0001)
         // Unordered pairs, so a held-out sum is not trained on as b+a either.
         var pairs: [(Int, Int)] = []
-        for a in 0...99 { for b in a...99 { pairs.append((a, b)) } }
+        for a in 0...largest { for b in a...largest { pairs.append((a, b)) } }
         for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, Int(random.next() % UInt64(i + 1))) }
         let evalPairs = pairs.prefix(heldOut), trainPairs = Array(pairs.dropFirst(heldOut))
         func draw() -> (Int, Int) {

@@ -12,7 +12,7 @@ import Kernels
 import Transformer
 
 /// One prompt row and the completions sampled for it.
-public struct GradingRow {
+public struct GradingRow: Sendable {
     /// The dataset row as read: `prompt` and every other column (e.g. `answer`), unchanged.
     public var row: JSONRow
     /// The prompt's tokens as the model saw them (BOS first, left-truncated to fit).
