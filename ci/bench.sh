@@ -20,5 +20,6 @@ for threads in 1 2; do
   done
   "$rlhf" bench stages --threads "$threads" --json
   "$rlhf" bench ppo --threads "$threads" --json
+  "$rlhf" bench grpo --threads "$threads" --json
 done
 "$rlhf" bench checkpoint --json
