@@ -12,6 +12,7 @@ Tokenizers checked (each written to a model directory that `rlhf tokenize --mode
   smollm2      trained here: Digits(individual) then ByteLevel with GPT-2's regex
   kitchen      trained here without the full byte alphabet: unk_token with fuse_unk, literal and
                inverted Splits of every behavior, Digits, add_prefix_space, Roberta post-processor
+  byte export  the tokenizer.json `rlhf tokenize --model byte --save` writes, against our byte tokenizer
 on a mixed corpus (English, code, CJK, emoji, accents in NFC and NFD, runs of spaces and newlines,
 contractions in every case, numbers, special-token text, random scalars of every plane) plus one
 probe line per scalar of the Basic Multilingual Plane (all of them with --full). Then decoding: our
@@ -365,6 +366,17 @@ def main():
             print(f"    line {i}: {plain_lines[i][:80]!r}\n      hf   {expected[i][max(0, j - 2):j + 3]}\n"
                   f"      ours {got[i][max(0, j - 2):j + 3]}")
         failures += len(bad)
+
+    # The byte tokenizer's export: Hugging Face reads it and gives our ids.
+    export = os.path.join(scratch, "byte-export")
+    subprocess.run([rlhf, "tokenize", "--model", "byte", "--save", export], check=True)
+    hf = Tokenizer.from_file(os.path.join(export, "tokenizer.json"))
+    expected = [e.ids for e in hf.encode_batch(lines)]
+    got = ours(rlhf, "byte", lines)
+    bad = sum(e != g for e, g in zip(expected, got)) + abs(len(expected) - len(got))
+    print(f"  byte export {len(lines):7} lines {sum(map(len, expected)):9} ids  mismatched lines: {bad}")
+    failures += bad
+    total_ids += sum(map(len, expected))
 
     failures += check_bad_files(rlhf, scratch, tokenizers_["llama3"][0])
 

@@ -36,11 +36,20 @@ struct TokenizeCommand: ParsableCommand {
         """) var chat = false
     @Flag(help: "With --chat: render each conversation as a prompt to answer (the generation prompt at its end).")
     var generationPrompt = false
+    @Option(help: "Write the tokenizer's Hugging Face files (tokenizer.json, tokenizer_config.json, ...) into this folder and stop.")
+    var save: String?
     @Option(help: "With --chat: the chat format (\(ChatFormat.named.map(\.name).joined(separator: ", "))); default: the one the model's chat template is.")
     var chatFormat: String?
 
     func run() throws {
-        let tokenizer = try loadTokenizer(model)
+        if let save {
+            try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
+            for (name, bytes) in try loadSource(model).huggingFaceFiles() {
+                try Data(bytes).write(to: URL(fileURLWithPath: save).appendingPathComponent(name), options: .atomic)
+            }
+            return
+        }
+        let tokenizer = try loadSource(model).tokenizer()
         let encoder = chat ? SequenceEncoder(tokenizer: tokenizer, chatFormat: try loadChatFormat()) : nil
         let input: Data
         if let file {
@@ -83,13 +92,15 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     /// A tokenizer by name: `byte`, or a model directory.
-    func loadTokenizer(_ model: String) throws -> any Tokenizer {
-        if model == "byte" { return ByteTokenizer() }
+    func loadSource(_ model: String) throws -> TokenizerSource {
+        if model == "byte" { return .bytes }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--model \(model): expected a Hugging Face model directory or `byte`.")
         }
-        return try TokenizerFiles(directory: model).tokenizer(directory: model)
+        let files = try TokenizerFiles(directory: model)
+        _ = try files.tokenizer(directory: model)  // errors name the directory's files
+        return .files(files)
     }
 
     /// The chat format: --chat-format, else the model's template when it is one we know.
