@@ -149,6 +149,14 @@ public final class BPETokenizer: Tokenizer {
         }
     }
 
+    /// Empties the word cache (benchmarks of cold encoding).
+    public func clearCache() {
+        state.withLock { state in
+            state.cache.removeAll()
+            state.cachedTokens.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// BPE on one piece, through the cache.
     private func encodeWord(_ word: UnsafeBufferPointer<UInt8>, into out: inout [Int32], state: inout EncoderState) {
         if let entry = state.cache.value(for: word) {
