@@ -10,19 +10,30 @@ import PackageDescription
 /// `RLHF_MARCH=x86-64-v3` builds a binary that runs on any AVX2+FMA machine.
 let march = Context.environment["RLHF_MARCH"] ?? "native"
 
-/// Whether `march` has AVX-512 (32 vector registers of 16 floats). `-Xcc -march` only sets clang
-/// macros, which Swift's `#if` cannot see, so the manifest decides and passes `-D RLHF_AVX512`: the
-/// GEMM picks its register tile from it. `native` asks the build host (/proc/cpuinfo on Linux).
+/// Whether `march` has AVX-512 (32 vector registers of 16 floats), and AVX2 with FMA. `-Xcc -march`
+/// only sets clang macros, which Swift's `#if` cannot see, so the manifest decides and passes
+/// `-D RLHF_AVX512` / `-D RLHF_AVX2`: the GEMM picks its register tile from them, and benchmarks
+/// label their rows with the instruction set. `native` asks the build host (/proc/cpuinfo on Linux).
+let hostCPUFlags: String = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
 let avx512: Bool = {
     switch march {
     case "native":
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return cpuinfo.contains(" avx512f ")
+        return hostCPUFlags.contains(" avx512f ")
     case "x86-64-v4", "znver4", "znver5", "skylake-avx512", "cascadelake", "icelake-server",
          "sapphirerapids", "emeraldrapids", "graniterapids":
         return true
     default:
         return false
+    }
+}()
+let avx2: Bool = {
+    switch march {
+    case "native":
+        return hostCPUFlags.contains(" avx2 ") && hostCPUFlags.contains(" fma ")
+    case "x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "raptorlake", "znver1", "znver2", "znver3":
+        return true
+    default:
+        return avx512
     }
 }()
 
@@ -33,6 +44,7 @@ let numericFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-march=\(march)"], .when(platforms: [.linux])),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ] + (avx512 ? [.define("RLHF_AVX512", .when(platforms: [.linux]))] : [])
+  + (avx2 ? [.define("RLHF_AVX2", .when(platforms: [.linux]))] : [])
 
 /// Parsers and tokenizers are optimised in debug builds too: tests and CI encode megabytes of text.
 let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]

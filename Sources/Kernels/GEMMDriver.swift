@@ -16,7 +16,8 @@
 //     tiles that copying it would cost as much as the product; full panels are read in place.
 //   A row-major (.nn): full row panels are read in place (the broadcasts read MR row streams, which
 //     the prefetcher follows). Packing them first was a separate pass over A: 10% of the time when
-//     N is small (2048×512×128).
+//     N is small (2048×512×128). Except when A's rows are a multiple of 4 KiB apart (1024³): then
+//     the MR rows share one L1 set and evict each other, so the chunk's panels are packed first.
 //   A stored transposed (.tn): in place each K step is MR contiguous floats, but the panel spans kc
 //     rows lda apart, which conflict in the caches on reuse. So the first column panel's tiles read
 //     it in place and write the packed copy as they go; the other column panels read that copy.
@@ -36,7 +37,7 @@ func gemmBlocked(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     bias: UnsafePointer<Float>?, accumulate: Bool
 ) {
-    let plan = GEMMPlan(layout, m: m, n: n, k: k)
+    let plan = GEMMPlan(layout, m: m, n: n, k: k, lda: lda)
     let b = GEMMOperand(b: b, ldb: ldb, layout)
     ScratchPool.withFloats(plan.readsBInPlace ? 0 : plan.packedBCount) { scratch in
         if !plan.readsBInPlace { packAllPanels(of: b, plan: plan, into: scratch, flops: 2 * m * n * k) }
@@ -51,7 +52,7 @@ func gemmBlocked(
     _ layout: GEMMLayout, m: Int, a: UnsafePointer<Float>, lda: Int, packedB: GEMMPackedB,
     c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, accumulate: Bool
 ) {
-    let plan = GEMMPlan(layout, m: m, n: packedB.n, k: packedB.k, bIsPrepacked: true)
+    let plan = GEMMPlan(layout, m: m, n: packedB.n, k: packedB.k, lda: lda, bIsPrepacked: true)
     // The operand B is never read when packed panels are given; it only fills the parameter.
     StreamingGEMMChunk.computeAll(layout, plan: plan, a: a, lda: lda, b: GEMMOperand(b: packedB.panels, ldb: 0, layout),
                                   packedB: packedB.panels, c: c, ldc: ldc, bias: bias, accumulate: accumulate)
@@ -122,8 +123,11 @@ private struct GEMMChunk<let bPrefetchDistance: Int> {
     func run() {
         for block in 0..<plan.depthBlocks {
             let depths = plan.depths(ofBlock: block)
-            // Only the last row panel can be short; it cannot be read in place.
-            if let last = rowPanels.last, !isFull(rowPanel: last) {
+            if plan.aPanels == .packedFirst {
+                a.pack(panels: rowPanels, width: mr, laneLimit: plan.m, depths: depths,
+                       into: packedAPanel(rowPanels.lowerBound, depths: depths))
+            } else if let last = rowPanels.last, !isFull(rowPanel: last) {
+                // Only the last row panel can be short; it cannot be read in place.
                 a.pack(panels: last..<last + 1, width: mr, laneLimit: plan.m, depths: depths,
                        into: packedAPanel(last, depths: depths))
             }
@@ -173,9 +177,14 @@ private struct GEMMChunk<let bPrefetchDistance: Int> {
         let packed = packedAPanel(rowPanel, depths: depths)
         let inPlace = a.at(lane: i0, depth: depths.lowerBound)
         // One call site per way of reading A, so that each is compiled with its A strides as constants.
-        if !isFull(rowPanel: rowPanel) || (!plan.readsAInPlace && columnPanel != columnPanels.lowerBound) {
+        let readsPacked = switch plan.aPanels {
+        case .inPlace: !isFull(rowPanel: rowPanel)
+        case .packedFirst: true
+        case .packedByFirstColumnPanel: !isFull(rowPanel: rowPanel) || columnPanel != columnPanels.lowerBound
+        }
+        if readsPacked {
             multiplyTile(product(a: packed, aLaneStride: 1, aDepthStride: mr), bPrefetchDistance: bPrefetchDistance)
-        } else if plan.readsAInPlace {
+        } else if plan.aPanels == .inPlace {
             multiplyTile(product(a: inPlace, aLaneStride: a.laneStride, aDepthStride: 1), bPrefetchDistance: bPrefetchDistance)
         } else {
             // A stored transposed, first column panel: read in place, leave the packed panel behind.

@@ -11,8 +11,12 @@
 //     12 broadcasts feed 24 FMAs (12 cycles on 2 ports), so loads never limit. Measured on Zen 5
 //     against 6×32 (12 accumulators), 8×32, 4×64 and 8×48: 12×32 was fastest across the standard
 //     shapes; 14×32 (28 accumulators) ran at half speed (register spills).
-//   AVX2 / NEON (16 ymm / 32 q): 6×16 = 12 SIMD8 accumulators + 2 + 1 = 15 registers (an
-//     x86-64-v3 build ran 126–130 GFLOP/s here, 90% of the 143 GFLOP/s ymm peak).
+//   AVX2 (16 ymm): 6×16 = 12 SIMD8 accumulators + 2 + 1 = 15 registers. An x86-64-v3 build ran
+//     126–130 GFLOP/s on Zen 5 (90% of its 143 GFLOP/s ymm peak) and a median of 102 over the 19
+//     standard shapes on Zen 4 (87% of 117; docs/performance.md has the tables).
+//   NEON (32 q registers of 4 floats): 6×16 as 24 SIMD4 accumulators + 4 + 1 = 29 registers, the
+//     same geometry as AVX2 in half-width vectors (per step 4 B loads and 6 broadcasts feed 24 FMAs).
+//     Compiled, not measured: no ARM64 machine was at hand.
 //
 // The tile reads A and B through strides, so the same code serves packed panels and operands read
 // in place (A of .nn, A of .tn in the first column panel, B for skinny M; see GEMMDriver.swift).
@@ -20,22 +24,41 @@
 import CPrefetch
 
 #if arch(x86_64) && RLHF_AVX512
-/// The vector of this build's tiles: one zmm register.
-typealias TileVector = SIMD16<Float>
-/// The register tile of this build: 12 rows × 32 columns.
-typealias GEMMTile = RegisterTile<12, 2, TileVector>
+/// The register tile of this build: 12 rows × 32 columns in zmm registers.
+typealias GEMMTile = RegisterTile<12, 2, SIMD16<Float>>
 /// Shorter tiles for a last row panel of ≤ 8 or ≤ 4 rows (see `tileHeight`).
-typealias GEMMTwoThirdsTile = RegisterTile<8, 2, TileVector>
-typealias GEMMThirdTile = RegisterTile<4, 2, TileVector>
-#else
-/// The vector of this build's tiles: one ymm register, or two NEON registers.
-typealias TileVector = SIMD8<Float>
-/// The register tile of this build: 6 rows × 16 columns.
-typealias GEMMTile = RegisterTile<6, 2, TileVector>
+typealias GEMMTwoThirdsTile = RegisterTile<8, 2, SIMD16<Float>>
+typealias GEMMThirdTile = RegisterTile<4, 2, SIMD16<Float>>
+#elseif arch(x86_64)
+/// The register tile of this build: 6 rows × 16 columns in ymm registers.
+typealias GEMMTile = RegisterTile<6, 2, SIMD8<Float>>
 /// Shorter tiles for a last row panel of ≤ 4 or ≤ 2 rows (see `tileHeight`).
-typealias GEMMTwoThirdsTile = RegisterTile<4, 2, TileVector>
-typealias GEMMThirdTile = RegisterTile<2, 2, TileVector>
+typealias GEMMTwoThirdsTile = RegisterTile<4, 2, SIMD8<Float>>
+typealias GEMMThirdTile = RegisterTile<2, 2, SIMD8<Float>>
+#else
+/// The register tile of this build: 6 rows × 16 columns in NEON q registers (ARM64).
+typealias GEMMTile = RegisterTile<6, 4, SIMD4<Float>>
+/// Shorter tiles for a last row panel of ≤ 4 or ≤ 2 rows (see `tileHeight`).
+typealias GEMMTwoThirdsTile = RegisterTile<4, 4, SIMD4<Float>>
+typealias GEMMThirdTile = RegisterTile<2, 4, SIMD4<Float>>
 #endif
+
+/// The instruction set the kernels were compiled for: "avx512", "avx2" (an `x86-64-v3` build, or
+/// native on an AVX2 host), "x86-64" (no FMA: a build for the baseline ISA), or "neon" (ARM64).
+/// Benchmarks label their rows with it.
+public let kernelInstructionSet: String = {
+    #if arch(x86_64) && RLHF_AVX512
+    "avx512"
+    #elseif arch(x86_64) && RLHF_AVX2
+    "avx2"
+    #elseif arch(x86_64)
+    "x86-64"
+    #elseif arch(arm64)
+    "neon"
+    #else
+    "generic"
+    #endif
+}()
 
 /// Rows computed for a row panel of `rows` ≤ MR rows: MR, or two thirds or one third of it when that
 /// covers the panel. Only a last row panel is short; for skinny M (decode steps have M = 8 or 16)

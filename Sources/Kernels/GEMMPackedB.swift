@@ -9,8 +9,8 @@
 // 1 thread: 486 ms read in place → 274 ms packed → 185 ms packed and prefetched.
 //
 // The packed layout is the driver's (GEMMPlan.packedBOffset, depth blocks of at most
-// `GEMMPlan.maxDepthBlock`), so the product sums in the same order as `gemm` with B packed per
-// call: the same result bit for bit where `gemm` packs B itself (M > 4 row panels).
+// `GEMMPlan.maxDepthBlock`), so the product sums in the same order as `gemm`: the same result bit
+// for bit.
 
 /// A B operand packed into the GEMM's panel order, in memory the caller owns (as every kernel takes
 /// its operands): a snapshot of B, to be packed again when B changes.

@@ -2,9 +2,14 @@
 // share. Nothing here depends on the thread count, which is what keeps results bit-identical for any
 // number of threads (legend in GEMM.swift).
 //
-// Why these blocks (measured on Zen 5, L1d 48 KiB, L2 1 MiB per core):
-//   kc ≤ 512: 384–512 ran 5–10% faster than 128–256 (fewer round trips of C per flop; the kc × 32 B
-//     panel streams from L2 fast enough), and beyond 512 nothing improved.
+// Why these blocks (measured on Zen 5, L1d 48 KiB, L2 1 MiB per core, and Zen 4, L1d 32 KiB):
+//   kc ≤ 512: 384–512 ran 5–10% faster than 128–256 on Zen 5 (fewer round trips of C per flop; the
+//     kc × NR panel streams from L2 fast enough), and beyond 512 nothing improved. On Zen 4 the
+//     x86-64-v3 build ran the same with kc 256 or 512 (median 102 GFLOP/s over the 19 shapes).
+//     **kc depends on K alone, on every host and instruction set**: it fixes the order in which each
+//     element of C is summed (p ascending within a block, blocks in order), so a model trained on an
+//     AVX2 machine and resumed on an AVX-512 one (or on ARM64) continues bit for bit. Nothing else
+//     here changes a result: tiles, chunks and where panels come from only decide speed.
 //   Row chunks of 8 row panels (96 rows): the chunk's A block (≤ 8·MR × kc floats, ~200 KB) stays
 //     in L2 across column panels. Threads claim chunks as they go (ForkJoinPool), so the last
 //     chunks are made small — a quarter of the panels left, down to 1 — and the threads finish
@@ -15,11 +20,6 @@
 /// The cache blocking and chunk grid of one GEMM shape.
 struct GEMMPlan {
     static let maxDepthBlock = 512
-    /// Skinny products (decoding) read B in place, walking a 32-column panel down kc rows of B at a
-    /// stride of N floats. Each row is a new page, so long walks defeat the prefetchers; kc ≤ 128
-    /// keeps a few rows' streams going and made small-model generation ~6% faster than kc = 512
-    /// (bench generate --config small: ~500 → ~470 ms at 1 thread; 32 and 64 were in between).
-    static let maxDepthBlockReadingBInPlace = 128
     static let maxRowPanelsPerChunk = 8
     /// Column chunks are at least this many panels wide (64 or 32 columns).
     static let minColumnPanelsPerChunk = 2
@@ -34,19 +34,27 @@ struct GEMMPlan {
     let depthBlocks: Int
     let rowPanels: Int, columnPanels: Int
     let rowChunks: Int, columnChunks: Int
-    /// A row-major: full A panels are read in place. Otherwise they are packed by the first column panel.
-    let readsAInPlace: Bool
+    /// Where full A panels come from (GEMMDriver.swift says why).
+    let aPanels: APanelSource
     /// Skinny M with B lanes contiguous: full B panels are read in place, not packed.
     let readsBInPlace: Bool
 
-    /// `bIsPrepacked`: B comes packed by `GEMMPackedB` (for every depth block, in this plan's panel
-    /// order), so it is never read in place and the depth blocks must not depend on M.
-    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int, bIsPrepacked: Bool = false) {
+    enum APanelSource {
+        /// A row-major (.nn): read in place.
+        case inPlace
+        /// A row-major with rows a multiple of 4 KiB apart: packed for each depth block before the tiles.
+        case packedFirst
+        /// A stored transposed (.tn): packed by the tiles of the first column panel as they read it.
+        case packedByFirstColumnPanel
+    }
+
+    /// `lda`: A's row stride as stored. `bIsPrepacked`: B comes packed by `GEMMPackedB` (for every
+    /// depth block, in this plan's panel order), so it is never read in place.
+    init(_ layout: GEMMLayout, m: Int, n: Int, k: Int, lda: Int = 0, bIsPrepacked: Bool = false) {
         self.m = m; self.n = n; self.k = k
         rowPanels = (m + GEMMTile.rowCount - 1) / GEMMTile.rowCount
         readsBInPlace = !bIsPrepacked && !layout.transposesB && rowPanels <= Self.maxRowPanelsReadingBInPlace
-        let maxDepth = readsBInPlace ? Self.maxDepthBlockReadingBInPlace : Self.maxDepthBlock
-        depthBlocks = max(1, (k + maxDepth - 1) / maxDepth)
+        depthBlocks = max(1, (k + Self.maxDepthBlock - 1) / Self.maxDepthBlock)
         depthBlock = (k + depthBlocks - 1) / depthBlocks
         columnPanels = (n + GEMMTile.columnCount - 1) / GEMMTile.columnCount
         let fullChunksEnd = Self.fullRowChunks(rowPanels) * Self.maxRowPanelsPerChunk
@@ -55,8 +63,14 @@ struct GEMMPlan {
         rowChunks = max(1, Self.fullRowChunks(rowPanels) + tailChunks)
         let wanted = (Self.targetChunks + rowChunks - 1) / rowChunks
         columnChunks = max(1, min(wanted, columnPanels / Self.minColumnPanelsPerChunk))
-        readsAInPlace = !layout.transposesA
+        aPanels = layout.transposesA ? .packedByFirstColumnPanel
+            : lda % Self.aliasingRowStride == 0 ? .packedFirst : .inPlace
     }
+
+    /// Rows of A this many floats (4 KiB) apart fall into one set of the L1 cache (and alias in
+    /// the store-forwarding checks): read in place, the MR rows of a panel evict each other and the
+    /// B panel. 1024³ .nn is the case (lda 1024); OpenBLAS packs A always.
+    static let aliasingRowStride = 1024
 
     var chunks: Int { rowChunks * columnChunks }
 

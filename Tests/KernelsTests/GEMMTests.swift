@@ -41,6 +41,33 @@ struct GEMMProblem {
         return c
     }
 
+    /// C summed in the order every host's `gemm` must use (docs/performance.md, "The same result on
+    /// every machine"): K cut into ⌈K/512⌉ blocks of equal depth (the last may be shorter); within a
+    /// block one fused multiply-add chain from zero, p ascending; then C = chain + C (the C from
+    /// `accumulate` or from earlier blocks; the first block without `accumulate` stores the chain
+    /// itself); the bias added last. Independent of tiles, vector width, packing and threads.
+    func runInHostIndependentOrder(bias withBias: Bool = false, accumulate: Bool = false) -> [Float] {
+        var c = self.c
+        let blocks = max(1, (k + 511) / 512), depth = (k + blocks - 1) / blocks
+        for i in 0..<m {
+            for j in 0..<n {
+                var value = c[i * ldc + j]
+                for block in 0..<blocks {
+                    var chain: Float = 0
+                    for p in block * depth..<min(k, (block + 1) * depth) {
+                        let aip = layout.transposesA ? a[p * lda + i] : a[i * lda + p]
+                        let bpj = layout.transposesB ? b[j * ldb + p] : b[p * ldb + j]
+                        chain = chain.addingProduct(aip, bpj)
+                    }
+                    value = accumulate || block > 0 ? chain + value : chain
+                }
+                if withBias { value += bias[j] }
+                c[i * ldc + j] = value
+            }
+        }
+        return c
+    }
+
     /// C after the fast gemm, or after the naive one.
     func run(naive: Bool = false, bias withBias: Bool = false, accumulate: Bool = false) -> [Float] {
         var c = self.c
@@ -95,6 +122,25 @@ extension Optional where Wrapped == [Float] {
         }
     }
 
+    /// The fast GEMM sums in the host-independent order, bit for bit, so results do not depend on
+    /// the instruction set, register tile, cache sizes or thread count of the machine: a run resumed
+    /// on another machine continues exactly. Shapes cover K of one, two and three depth blocks,
+    /// skinny M (B read in place), A rows 4 KiB apart (A packed first), and tile edges.
+    @Test(arguments: GEMMLayout.allCases)
+    func sumsInTheHostIndependentOrder(layout: GEMMLayout) {
+        let shapes = Self.shapes + [(m: 32, k: 256, n: 64), (m: 40, k: 1024, n: 48), (m: 70, k: 1100, n: 33), (m: 13, k: 1536, n: 20)]
+        for (index, s) in shapes.enumerated() {
+            let problem = GEMMProblem(layout, m: s.m, n: s.n, k: s.k, seed: UInt64(300 + index))
+            for (bias, accumulate) in [(false, false), (true, true)] {
+                let expected = problem.runInHostIndependentOrder(bias: bias, accumulate: accumulate)
+                #expect(problem.run(bias: bias, accumulate: accumulate) == expected, "\(layout) \(s)")
+                if layout != .tn {
+                    #expect(problem.runPrepacked(bias: bias, accumulate: accumulate) == expected, "\(layout) \(s) prepacked")
+                }
+            }
+        }
+    }
+
     @Test func zeroDepthGivesBiasOrKeepsC() {
         let problem = GEMMProblem(.nn, m: 5, n: 7, k: 0, seed: 7)
         #expect(problem.run(bias: true) == problem.run(naive: true, bias: true))
@@ -138,8 +184,8 @@ extension Optional where Wrapped == [Float] {
         }
     }
 
-    /// Where `gemm` packs B itself (M beyond the skinny limit), packing it beforehand changes nothing:
-    /// the same panels, summed in the same order. And the packed product is the same for any threads.
+    /// Packing B beforehand changes nothing: the same panels, summed in the same order. And the
+    /// packed product is the same for any threads.
     @Test(arguments: [GEMMLayout.nn, .nt])
     func prepackedIsBitIdentical(layout: GEMMLayout) {
         let problem = GEMMProblem(layout, m: 61, n: 300, k: 1031, padding: 5, seed: 77)

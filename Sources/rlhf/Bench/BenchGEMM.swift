@@ -62,7 +62,10 @@ struct BenchGEMM: ParsableCommand {
                 }
                 return
             }
-            if !json { print("threads \(threads)   M×K×N  layout  median ms  GFLOP/s") }
+            if !json {
+                print("instruction set \(kernelInstructionSet)")
+                print("threads \(threads)   M×K×N  layout  median ms  GFLOP/s")
+            }
             for shape in shapes == .standard ? Self.standardShapes : Self.decodeShapes {
                 let square = shape.m == shape.n && shape.n == shape.k
                 let layouts: [GEMMLayout] = square || shapes == .decode ? [.nn] : GEMMLayout.allCases

@@ -2,6 +2,7 @@
 // reached, and report the median (robust to the noise of shared machines).
 
 import Foundation
+import Kernels
 
 struct Timing: Codable {
     /// Median seconds per run.
@@ -30,9 +31,23 @@ func measure(warmups: Int = 3, minRuns: Int = 10, minSeconds: Double = 0.3, maxR
     return Timing(median: median, best: samples[0], runs: samples.count)
 }
 
-/// Prints one JSON object on a line (for `--json`), keys sorted so lines diff cleanly.
+/// Prints one JSON object on a line (for `--json`), keys sorted so lines diff cleanly, labelled with
+/// the instruction set the kernels were compiled for (`"isa": "avx2"`, …): ci/bench.sh runs every
+/// workload for two builds and docs/performance.md has a table per instruction set.
 func printJSONLine<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    if let data = try? encoder.encode(value), let line = String(data: data, encoding: .utf8) { print(line) }
+    guard let data = try? encoder.encode(LabelledRow(row: value)), let line = String(data: data, encoding: .utf8) else { return }
+    print(line)
+}
+
+/// A benchmark row with the `isa` key added beside its own keys.
+private struct LabelledRow<Row: Encodable>: Encodable {
+    let row: Row
+    private enum Key: String, CodingKey { case isa }
+    func encode(to encoder: Encoder) throws {
+        try row.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(kernelInstructionSet, forKey: .isa)
+    }
 }
