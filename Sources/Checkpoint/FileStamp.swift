@@ -3,7 +3,7 @@
 // a file is verified before HDF5 parses a byte of it (docs/checkpoints.md):
 //
 //   swift-rlhf checkpoint stamp\n
-//   {"file_crc32c":"1a2b3c4d","file_size":309750,"hdf5_offset":4096,
+//   {"attribute_crc32c":{},"file_crc32c":"1a2b3c4d","file_size":309750,"hdf5_offset":4096,
 //    "tensor_crc32c":{"/model/wte":"0a1b2c3d",...},"version":1}\n          (one line)
 //   stamp_crc32c 5e6f7a8b\n
 //   NUL bytes up to hdf5_offset
