@@ -78,7 +78,7 @@ final class GraderProcess {
     private let process = Process()
     private let input = Pipe(), output = Pipe(), errors = Pipe()
     private var pending: [UInt8] = []
-    private let stderr = StderrCollector()
+    private let stderr: StderrCollector
 
     /// The path of `program`: as given when it has a '/' (relative to `directory`), else found on PATH.
     static func executable(_ program: String, in directory: String) -> String? {
@@ -101,6 +101,7 @@ final class GraderProcess {
     init(command: [String], directory: String, grader: String) throws {
         self.grader = grader
         description = command.joined(separator: " ")
+        stderr = StderrCollector(errors.fileHandleForReading)
         guard let path = Self.executable(command[0], in: directory) else {
             throw GraderError(grader: grader, message: "cannot start '\(command[0])': not an executable file"
                                   + (command[0].contains("/") ? " (in \(directory))" : " on PATH"))
@@ -118,8 +119,8 @@ final class GraderProcess {
         } catch {
             throw GraderError(grader: grader, message: "cannot start '\(description)': \(error.localizedDescription)")
         }
-        let handle = errors.fileHandleForReading, collector = stderr
-        Thread.detachNewThread { collector.collect(from: handle) }
+        let collector = stderr
+        Thread.detachNewThread { collector.collect() }
     }
 
     var isRunning: Bool { process.isRunning }
@@ -176,9 +177,7 @@ final class GraderProcess {
 
     /// "; its last stderr lines: …" when it wrote any.
     private func tail() -> String {
-        // Give the collector a moment to read what the program wrote before it went away.
-        for _ in 0..<50 where !stderr.finished && !process.isRunning { usleep(2_000) }
-        let lines = stderr.tail
+        let lines = stderr.tail  // the program has exited: all it wrote is in the pipe
         return lines.isEmpty ? "" : "; its last stderr lines: " + lines.joined(separator: " | ")
     }
 
@@ -200,25 +199,51 @@ final class GraderProcess {
     }
 }
 
-/// A grader's stderr, read on its own thread until the program closes it, split into lines.
+/// A grader's stderr, split into lines. A thread reads it as it comes (so a program that writes much
+/// of it never blocks), and `drain()` and `tail` first read what is still in the pipe themselves. Both
+/// read only while holding the lock, so no byte is ever read but not yet a line: everything the
+/// program wrote before its answer (or before it exited) is in the lines `drain()` returns right
+/// after that answer, whatever the machine's load.
 final class StderrCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     private var last: [String] = []
+    private var partial: [UInt8] = []
     private var done = false
+    /// The pipe's read end (kept open by `handle` for as long as this collector lives), non-blocking.
+    private let handle: FileHandle
+    private let fd: Int32
 
-    func collect(from handle: FileHandle) {
-        var partial: [UInt8] = []
+    init(_ handle: FileHandle) {
+        self.handle = handle
+        fd = handle.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Reads on the calling thread until the program closes its stderr.
+    func collect() {
+        while !lock.withLock({ done }) {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, -1) < 0 && errno != EINTR { return }
+            lock.withLock { readAvailable() }
+        }
+    }
+
+    /// With the lock held: reads what the pipe holds now, without waiting, into lines.
+    private func readAvailable() {
+        guard !done else { return }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let chunk = handle.availableData
-            lock.lock()
-            defer { lock.unlock() }
-            if chunk.isEmpty {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return }  // EAGAIN: nothing more for now
+            if n == 0 {
                 if !partial.isEmpty { append(String(decoding: partial, as: UTF8.self)) }
+                partial = []
                 done = true
                 return
             }
-            partial += chunk
+            partial += buffer[..<n]
             while let newline = partial.firstIndex(of: 0x0A) {
                 append(String(decoding: partial[..<newline], as: UTF8.self))
                 partial.removeSubrange(...newline)
@@ -233,14 +258,15 @@ final class StderrCollector: @unchecked Sendable {
         if last.count > 5 { last.removeFirst() }
     }
 
+    /// The lines written so far and not drained before.
     func drain() -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        defer { lines = [] }
-        return lines
+        lock.withLock {
+            readAvailable()
+            defer { lines = [] }
+            return lines
+        }
     }
 
     /// The last five lines.
-    var tail: [String] { lock.lock(); defer { lock.unlock() }; return last }
-    var finished: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    var tail: [String] { lock.withLock { readAvailable(); return last } }
 }
