@@ -7,8 +7,13 @@
 //
 // A crash leaves at most a stale NAME.tmp, which start-up removes and which is never taken for a
 // checkpoint (it does not end in `.h5`).
+//
+// Tests kill a writer at chosen points of this protocol, whatever the machine's load, through a stop
+// point (CommitStopPoint below): the writer stops itself there with SIGSTOP, the test sees it stopped
+// and sends SIGKILL.
 
 import Foundation
+import Synchronization
 
 /// How far a write goes before `write(to:)` returns.
 public enum Durability: Sendable {
@@ -32,32 +37,44 @@ enum AtomicCommit {
         } catch {
             throw CheckpointError(file: final, reason: .writeFailed("cannot create folder \(folder): \(error.localizedDescription)"))
         }
+        let stop = CommitStopPoint.next(final)
         do {
-            try writeFile(temporary, contents, sync: durability == .fsync, reportAs: final)
+            try writeFile(temporary, contents, sync: durability == .fsync, reportAs: final, stopAfter: stop?.bytesWritten)
+            if stop?.place == .beforeRename { CommitStopPoint.stopHere() }
             if rename(temporary, final) != 0 { throw CheckpointError.system("rename", errno: errno, file: final, path: temporary) }
         } catch {
             unlink(temporary)
             throw error
         }
+        if stop?.place == .beforeFolderSync { CommitStopPoint.stopHere() }
         if durability == .fsync { try sync(folder, reportAs: final) }
     }
 
     /// Creates or truncates `path` (a stale temporary from a crash included) and writes all of `contents`.
-    /// write(2) may write less than asked, or be interrupted by a signal: loop until done.
-    private static func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer, sync: Bool, reportAs final: String) throws {
+    /// write(2) may write less than asked, or be interrupted by a signal: loop until done. With
+    /// `stopAfter`, the process stops (SIGSTOP) once that many bytes are written (a test's stop point).
+    private static func writeFile(_ path: String, _ bytes: UnsafeRawBufferPointer, sync: Bool, reportAs final: String,
+                                  stopAfter: Int? = nil) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CheckpointError.system("open", errno: errno, file: final, path: path) }
         var closed = false
         defer { if !closed { close(fd) } }
         var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.system("write", errno: errno, file: final, path: path)
+        func writeAll(upTo end: Int) throws {
+            while offset < end {
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, end - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw CheckpointError.system("write", errno: errno, file: final, path: path)
+                }
+                offset += written
             }
-            offset += written
         }
+        if let stopAfter {
+            try writeAll(upTo: min(stopAfter, bytes.count))
+            CommitStopPoint.stopHere()
+        }
+        try writeAll(upTo: bytes.count)
         if sync, fsync(fd) != 0 { throw CheckpointError.system("fsync", errno: errno, file: final, path: path) }
         closed = true
         // close(2) can report a delayed write error (NFS, quotas): it counts.
@@ -71,6 +88,62 @@ enum AtomicCommit {
         defer { close(fd) }
         if fsync(fd) != 0 { throw CheckpointError.system("fsync", errno: errno, file: final, path: path) }
     }
+}
+
+/// Where a test wants a writer stopped: `RLHF_TEST_STOP_IN_COMMIT=WHICH:WHERE` stops this process with
+/// SIGSTOP inside one commit. WHICH is a number K (its K-th commit, counted from 1 since it started)
+/// or the end of a path (`ppo/step-000004.h5`: the first commit of a file whose path ends so); WHERE
+/// is `B` (after the first B bytes of NAME.tmp are written; the file's size or more: all of them,
+/// before the fsync), `rename` (NAME.tmp complete and closed, before the rename) or `renamed` (after
+/// the rename, before the folder's fsync). The test sees the process stopped and kills it there
+/// (Tests/CheckpointTests/CrashTests.swift), however loaded the machine. Unset, nothing changes.
+struct CommitStopPoint: Equatable {
+    enum Which: Equatable { case commit(Int), path(String) }
+    enum Place: Equatable { case inWrite, beforeRename, beforeFolderSync }
+    var which: Which
+    var place: Place
+    var bytesWritten: Int? = nil
+
+    static let variable = "RLHF_TEST_STOP_IN_COMMIT"
+    private static let requested: CommitStopPoint? = ProcessInfo.processInfo.environment[variable].flatMap(parse)
+    private static let commits = Atomic<Int>(0)
+    private static let reached = Atomic<Bool>(false)
+
+    /// The stop point if it falls in the commit of `path` starting now (each call counts one commit).
+    static func next(_ path: String) -> CommitStopPoint? {
+        guard let requested else { return nil }
+        let commit = commits.wrappingAdd(1, ordering: .relaxed).newValue
+        let matches = switch requested.which {
+        case .commit(let k): commit == k
+        case .path(let end): path.hasSuffix(end)
+        }
+        guard matches, !reached.exchange(true, ordering: .relaxed) else { return nil }
+        return requested
+    }
+
+    static func parse(_ text: String) -> CommitStopPoint? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let (which, place) = (text[..<colon], text[text.index(after: colon)...])
+        var point: CommitStopPoint
+        if let k = Int(which) {
+            guard k > 0 else { return nil }
+            point = CommitStopPoint(which: .commit(k), place: .inWrite)
+        } else {
+            guard !which.isEmpty else { return nil }
+            point = CommitStopPoint(which: .path(String(which)), place: .inWrite)
+        }
+        switch place {
+        case "rename": point.place = .beforeRename
+        case "renamed": point.place = .beforeFolderSync
+        default:
+            guard let bytes = Int(place), bytes >= 0 else { return nil }
+            point.bytesWritten = bytes
+        }
+        return point
+    }
+
+    /// Stops the whole process until a SIGCONT (or the test's SIGKILL).
+    static func stopHere() { raise(SIGSTOP) }
 }
 
 extension CheckpointFolder {

@@ -107,6 +107,60 @@ func run(_ executable: URL, _ arguments: [String]) throws -> RunResult {
                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
 }
 
+/// A started writer the test kills at an event: stopped at its stop point, or N lines printed.
+final class WriterProcess {
+    private let process = Process()
+    private let scratch = ScratchFolder("writer")
+
+    init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
+        _ = FileManager.default.createFile(atPath: scratch.file("stdout").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.file("stderr").path, contents: nil)
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: scratch.file("stdout"))
+        process.standardError = try FileHandle(forWritingTo: scratch.file("stderr"))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var stdout: String { (try? String(contentsOf: scratch.file("stdout"), encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: scratch.file("stderr"), encoding: .utf8)) ?? "" }
+
+    /// Waits until the process has stopped itself (SIGSTOP at its stop point): true, or exited: false.
+    func waitUntilStopped() -> Bool {
+        while process.isRunning {
+            if isStopped(process.processIdentifier) { return true }
+            usleep(2_000)
+        }
+        return false
+    }
+
+    /// Waits until the process has printed `count` lines: true, or exited first: false.
+    func waitForStdoutLines(_ count: Int) -> Bool {
+        while stdout.filter({ $0 == "\n" }).count < count {
+            if !process.isRunning { return stdout.filter { $0 == "\n" }.count >= count }
+            usleep(2_000)
+        }
+        return true
+    }
+
+    /// SIGKILL (if still running) and wait for the exit.
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    var killedBySignal: Bool { process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL }
+}
+
+/// Whether process `pid` is stopped (state `T` in /proc/PID/stat; the state follows the `(name)`).
+func isStopped(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("T")
+}
+
 /// Runs `rlhf` with arguments.
 func rlhf(_ arguments: String...) throws -> RunResult { try run(try rlhfBinary(), arguments) }
 

@@ -88,8 +88,7 @@ func deterministicMetricLines(_ file: String) -> [String] {
             let child = try RLHFProcess(["run", "job.yaml", "--threads", round % 2 == 0 ? "1" : "2"], in: scratch.path)
             // Kill after 1 to 6 more GRPO lines: mostly inside an iteration (rollout, grading or update).
             let target = Self.grpoLines(in: scratch) + Int.random(in: 1...6, using: &rng)
-            let deadline = Date().addingTimeInterval(20)
-            while Self.grpoLines(in: scratch) < target && child.process.isRunning && Date() < deadline { usleep(300) }
+            _ = child.wait { Self.grpoLines(in: scratch) >= target }
             child.signal(SIGKILL)
             let status = child.wait()
             if status == 0 { finished = true; continue }
@@ -114,7 +113,10 @@ func deterministicMetricLines(_ file: String) -> [String] {
         let reference = try Self.reference.get()
         for failure in ["crash", "hang", "garbage"] {
             let scratch = Scratch()
-            scratch.write("job.yaml", grpoJob().replacingOccurrences(of: "timeout: 20", with: "timeout: 2"))
+            // Only the hang needs the timeout to fire. It stays far above a grader's answer time (~1 ms), as
+            // every one of the ~540 answers before the hang must come within it on a loaded machine.
+            let timeout = failure == "hang" ? "timeout: 10" : "timeout: 20"
+            scratch.write("job.yaml", grpoJob().replacingOccurrences(of: "timeout: 20", with: timeout))
             // Counts its requests in a file and fails on the second request of iteration 7: the step-0
             // evaluation sends one per held-out prompt twice (greedy, sampled: 2 · 256), each iteration 4.
             let failAt = 2 * 256 + 4 * 6 + 2

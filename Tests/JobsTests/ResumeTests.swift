@@ -1,14 +1,15 @@
 // Exact resume against the built binary (DESIGN §4): a two-stage job killed with SIGKILL at random
-// moments — some of them inside a checkpoint write — and resumed each time, alternating the thread
-// count between runs, ends with final weights bit-identical to an uninterrupted run's, and with the
-// same metrics.jsonl lines (no step lost or repeated). SIGTERM stops cleanly with exit 3.
+// points of its progress — some of them inside a checkpoint write, aimed with a stop point — and
+// resumed each time, alternating the thread count between runs, ends with final weights
+// bit-identical to an uninterrupted run's, and with the same metrics.jsonl lines (no step lost or
+// repeated). SIGTERM stops cleanly with exit 3. Kills follow the job's own events, never a delay.
 
 import Checkpoint
 import Foundation
 import Testing
 
 @Suite(.serialized) struct ResumeTests {
-    /// Long enough (~1–2 s) for kills to land anywhere; checkpoints every 3 steps so many land in writes.
+    /// Long enough for kills to land anywhere; checkpoints every 3 steps.
     static let manifest = tinyJob(sftSteps: 150, rmSteps: 100, checkpointEvery: 3)
 
     /// The uninterrupted run, once per test process.
@@ -50,18 +51,22 @@ import Testing
         scratch.write("job.yaml", Self.manifest)
         var rng = SystemRandomNumberGenerator()
         var kills = 0, killsInWrite = 0, finished = false
+        let checkpointSize = try #require(try FileManager.default.attributesOfItem(atPath: reference.path("out/sft/final.h5"))[.size] as? NSNumber).intValue
         for round in 0..<40 where !finished {
             // Alternate 1 and 2 threads: every resume continues another thread count's checkpoint.
-            let child = try RLHFProcess(["run", "job.yaml", "--threads", round % 2 == 0 ? "1" : "2"], in: scratch.path)
+            let arguments = ["run", "job.yaml", "--threads", round % 2 == 0 ? "1" : "2"]
+            let child: RLHFProcess
             if round % 3 == 2 {
-                // Aim at a checkpoint write: kill as soon as a temporary checkpoint file shows up.
-                let deadline = Date().addingTimeInterval(3)
-                while Self.temporaryFiles(in: scratch).isEmpty && child.process.isRunning && Date() < deadline { usleep(200) }
+                // Inside a checkpoint write: the child stops itself after a random number of bytes of
+                // its first or second checkpoint (a stop point, AtomicCommit.swift) and is killed there.
+                let stop = "\(Int.random(in: 1...2, using: &rng)):\(Int.random(in: 0...checkpointSize, using: &rng))"
+                child = try RLHFProcess(arguments, in: scratch.path, environment: ["RLHF_TEST_STOP_IN_COMMIT": stop])
+                _ = child.wait { child.isStopped }
             } else {
-                // Kill after a random amount of progress: 1 to 25 more logged lines.
+                // After a random amount of progress: 1 to 25 more logged lines.
+                child = try RLHFProcess(arguments, in: scratch.path)
                 let target = Self.loggedLines(in: scratch) + Int.random(in: 1...25, using: &rng)
-                let deadline = Date().addingTimeInterval(10)
-                while Self.loggedLines(in: scratch) < target && child.process.isRunning && Date() < deadline { usleep(200) }
+                _ = child.wait { Self.loggedLines(in: scratch) >= target }
             }
             child.signal(SIGKILL)
             let status = child.wait()
@@ -88,8 +93,7 @@ import Testing
         scratch.write("job.yaml", Self.manifest)
         let child = try RLHFProcess(["run", "job.yaml", "--threads", "1"], in: scratch.path)
         // Wait for the first committed checkpoint, then ask it to stop.
-        let deadline = Date().addingTimeInterval(30)
-        while !child.stdout.contains("checkpoint step") && Date() < deadline { usleep(10_000) }
+        #expect(child.wait { child.stdout.contains("checkpoint step") }, "\(child.stderr)")
         child.signal(SIGTERM)
         let status = child.wait()
         #expect(status == 3, "\(child.stderr)")

@@ -85,7 +85,7 @@ final class RLHFProcess {
     let stdoutFile: URL
     let stderrFile: URL
 
-    init(_ arguments: [String], in folder: String) throws {
+    init(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws {
         let id = UUID().uuidString.prefix(8)
         stdoutFile = URL(fileURLWithPath: folder).appendingPathComponent(".stdout-\(id)")
         stderrFile = URL(fileURLWithPath: folder).appendingPathComponent(".stderr-\(id)")
@@ -94,6 +94,7 @@ final class RLHFProcess {
         process.executableURL = try rlhfBinary()
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardInput = FileHandle.nullDevice
@@ -109,6 +110,24 @@ final class RLHFProcess {
     }
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits until `event` holds (true) or the process has exited (false). No deadline: the child's
+    /// own progress is the clock, so a loaded machine only makes the wait longer.
+    func wait(for event: () -> Bool) -> Bool {
+        while !event() {
+            if !process.isRunning { return event() }
+            usleep(2_000)
+        }
+        return true
+    }
+
+    /// Whether the process has stopped itself (SIGSTOP at a commit stop point, AtomicCommit.swift):
+    /// state `T` in /proc/PID/stat, after the `(name)` field.
+    var isStopped: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("T")
+    }
 
     /// Waits for the exit; returns the status (or 128 + signal when killed).
     @discardableResult
