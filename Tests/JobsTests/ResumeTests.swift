@@ -87,6 +87,39 @@ import Testing
         #expect(status.stdout.contains(#""state":"done""#))
     }
 
+    /// A file that crashes libhdf5 (found by the `hdf5` fuzzer, Tests/CheckpointTests/Regressions/)
+    /// in place of the newest checkpoint: the resume skips it with a warning naming it, starts from
+    /// the checkpoint before, and still ends bit-identical to the uninterrupted run.
+    @Test func aResumeSkipsACheckpointThatCrashesHDF5AndIsStillExact() throws {
+        let reference = try Self.reference.get()
+        let scratch = Scratch()
+        scratch.write("job.yaml", Self.manifest)
+        // Stopped (and killed) as it starts writing its fourth checkpoint: three are committed.
+        let child = try RLHFProcess(["run", "job.yaml", "--threads", "1"], in: scratch.path,
+                                    environment: ["RLHF_TEST_STOP_IN_COMMIT": "4:0"])
+        #expect(child.wait { child.isStopped }, "the job ended before its fourth checkpoint: \(child.stderr)")
+        child.signal(SIGKILL)
+        #expect(child.wait() == 128 + SIGKILL)
+        let sft = CheckpointFolder(URL(fileURLWithPath: scratch.path("out/sft")))
+        let steps = try sft.stepFiles().map(\.step)  // newest first
+        try #require(steps.count >= 2, "step files: \(steps)")
+        let (newest, previous) = (steps[0], steps[1])
+        let crasher = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CheckpointTests/Regressions/hdf5-invalid-free-after-a-link-checksum-error.h5")
+        try FileManager.default.removeItem(at: sft.stepFile(newest))
+        try FileManager.default.copyItem(at: crasher, to: sft.stepFile(newest))
+
+        let resumed = try rlhf(["run", "job.yaml", "--threads", "2"], in: scratch.path)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let output = resumed.stdout + resumed.stderr
+        let warning = output.split(separator: "\n").filter {
+            $0.hasPrefix("warning: skipping checkpoint ") && $0.contains("/sft/\(sft.stepFile(newest).lastPathComponent): ")
+        }
+        #expect(warning.count == 1, "\(output)")
+        #expect(resumed.stdout.contains("resuming at step \(previous)/"), "\(resumed.stdout)")
+        try expectSameResult(as: reference, in: scratch)
+    }
+
     @Test func sigtermStopsWithACheckpointAndExit3ThenResumes() throws {
         let reference = try Self.reference.get()
         let scratch = Scratch()
