@@ -1,5 +1,6 @@
 // What the user means by JOB in `rlhf status JOB`, `rlhf logs JOB`: a job's output folder (it holds
-// job.json), a manifest file, or a queued job (id, id number, or name).
+// job.json), a manifest file, a queued job (id, id number, or name), or a job submitted to Slurm
+// (its Slurm job id, or its name).
 
 import Foundation
 
@@ -24,8 +25,17 @@ public struct JobLocator: Sendable {
             }
             return Found(job: try ManifestLoader.load(name, prepareDemoData: false, readData: false))
         }
-        let record = try queue.find(name)
-        return Found(job: record.job, queued: record)
+        do {
+            let record = try queue.find(name)
+            return Found(job: record.job, queued: record)
+        } catch {
+            // A job submitted to Slurm: by its Slurm job id or its name (the newest of that name).
+            let submissions = queue.slurmSubmissions()
+            guard let submission = submissions.first(where: { $0.jobID == name }) ?? submissions.last(where: { $0.name == name }) else {
+                throw error
+            }
+            return Found(job: try submission.job())
+        }
     }
 
     public func status(of name: String) throws -> JobStatus {

@@ -30,6 +30,9 @@ public struct JobStatus: Codable, Sendable {
     public var message: String?
     public var output: String
     public var stages: [StageStatus]
+    /// The Slurm job that runs it (`rlhf submit --slurm`), with Slurm's view of its state, once
+    /// `addingSlurmStates` has asked Slurm.
+    public var slurm: SlurmJobState?
 
     /// The status of `job` from its output folder. `queueState` (a queue file's state) wins for
     /// pending and cancelled jobs, which the folder cannot know about.
@@ -59,6 +62,34 @@ public struct JobStatus: Codable, Sendable {
             else if report.steps > 0 { stageState = state == "running" ? "running" : "interrupted" }
             return StageStatus(state: stageState, name: spec.name, kind: spec.kind.rawValue, step: report.steps,
                                totalSteps: spec.steps, metrics: report.train, eval: report.eval, checkpoint: report.checkpoint)
+        }
+    }
+}
+
+extension JobStatus {
+    /// `statuses` with the Slurm job id and state of each job submitted with `--slurm`: one `squeue`
+    /// call for all of them, then `sacct` for those squeue no longer lists. A job Slurm forgot (no
+    /// accounting, past MinJobAge) shows state `unknown`; a failed call, `unavailable` and why.
+    public static func addingSlurmStates(_ statuses: [JobStatus]) -> [JobStatus] {
+        let ids = statuses.compactMap { SlurmSubmission.recorded(in: JobFolder($0.output))?.jobID }
+        guard !ids.isEmpty else { return statuses }
+        var known: [String: SlurmJobState] = [:]
+        var failure: SlurmError?
+        switch SlurmCalls.queued(ids) {
+        case .success(let states): known = states
+        case .failure(let error): failure = error
+        }
+        let missing = ids.filter { known[$0] == nil }
+        if failure == nil, !missing.isEmpty, case .success(let states) = SlurmCalls.accounted(missing) {
+            known.merge(states) { current, _ in current }
+        }
+        return statuses.map { status in
+            var status = status
+            if let id = SlurmSubmission.recorded(in: JobFolder(status.output))?.jobID {
+                status.slurm = known[id] ?? SlurmJobState(jobID: id, state: failure == nil ? "unknown" : "unavailable",
+                                                          reason: failure.map { "\($0)" })
+            }
+            return status
         }
     }
 }

@@ -33,6 +33,8 @@ enum ExitStatus {
             if case .nonFinite = error { return (failed, "error: \(error)") }
             if case .graderFailed = error { return (failed, "error: \(error)") }
             return (invalidInput, "error: \(error)")
+        case let error as SlurmError:
+            return (failed, "error: \(error)")
         case let error as JobError:
             switch error {
             case .interrupted: return (interrupted, "\(error)")

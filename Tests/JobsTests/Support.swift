@@ -98,6 +98,7 @@ final class RLHFProcess {
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
     }
 
@@ -143,9 +144,9 @@ struct Finished {
     var stderr: String
 }
 
-/// Runs `rlhf ARGUMENTS` in `folder` to completion.
-func rlhf(_ arguments: [String], in folder: String) throws -> Finished {
-    let child = try RLHFProcess(arguments, in: folder)
+/// Runs `rlhf ARGUMENTS` in `folder` to completion (with `environment` added to ours).
+func rlhf(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws -> Finished {
+    let child = try RLHFProcess(arguments, in: folder, environment: environment)
     let status = child.wait()
     return Finished(status: status, stdout: child.stdout, stderr: child.stderr)
 }

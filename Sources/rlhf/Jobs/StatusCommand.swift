@@ -1,7 +1,8 @@
 // `rlhf status [JOB] [--watch]`: per job and stage, the state, step/total, last metrics and checkpoint
-// path. JOB is a queue id (or unique prefix, or job name), a manifest file, or a job's output folder;
-// without it, every job in the queue. --watch redraws it in place on a terminal (a new block per
-// refresh otherwise) until no job is running or pending.
+// path. JOB is a queue id (or unique prefix, or job name), a manifest file, a job's output folder, or
+// a Slurm job id; without it, every job in the queue and every job submitted to Slurm from it (those
+// also show Slurm's job id and state: squeue, sacct). --watch redraws it in place on a terminal (a
+// new block per refresh otherwise) until no job is running or pending.
 
 import ArgumentParser
 import Foundation
@@ -27,8 +28,9 @@ struct StatusCommand: ParsableCommand {
         let terminal = isatty(STDOUT_FILENO) != 0 && !json
         var drawnLines = 0
         while true {
-            let statuses = try job.map { [try JobLocator(queue: queue.folder).status(of: $0)] }
-                ?? JobQueue(folder: queue.folder).list().map { $0.status }
+            let all = JobQueue(folder: queue.folder)
+            let statuses = JobStatus.addingSlurmStates(try job.map { [try JobLocator(queue: queue.folder).status(of: $0)] }
+                ?? (try all.list().map { $0.status } + all.slurmSubmissions().compactMap { try? JobStatus(job: $0.job()) }))
             var text = statuses.isEmpty && !json ? "no jobs in \(queue.folder)" : ""
             if json {
                 statuses.forEach(printJSONLine)
@@ -52,6 +54,7 @@ struct StatusCommand: ParsableCommand {
     static func text(_ status: JobStatus) -> String {
         var lines = [(status.id.map { "\($0)  " } ?? "") + "\(status.name)  \(status.state)  \(status.output)"]
         if let message = status.message, status.state != "done" { lines.append("  " + message) }
+        if let slurm = status.slurm { lines.append("  slurm job \(slurm.jobID)  \(slurm.state)" + (slurm.reason.map { "  (\($0))" } ?? "")) }
         for stage in status.stages {
             lines.append("  \(stage.name) (\(stage.kind))  \(stage.state)  step \(stage.step)/\(stage.totalSteps)"
                          + (stage.metrics.isEmpty ? "" : "  " + ProgressText.format(stage.metrics.filter { $0.key != "epoch" })))
