@@ -49,6 +49,12 @@ let numericFlags: [SwiftSetting] = [
 /// Parsers and tokenizers are optimised in debug builds too: tests and CI encode megabytes of text.
 let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
+/// MPI data parallelism (`mpirun -np N rlhf run …`, docs/cluster.md) is built only with `RLHF_MPI=1`:
+/// it needs Open MPI (Debian's libopenmpi-dev, found by pkg-config `ompi`). Without it nothing
+/// changes — the binary runs one process per job, as always — and only the rlhf target differs
+/// between the two builds, so switching rebuilds little.
+let mpi = Context.environment["RLHF_MPI"] == "1"
+
 // MARK: - Package
 
 let package = Package(
@@ -67,6 +73,7 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "TensorBoard", targets: ["TensorBoard"]),
         .library(name: "Report", targets: ["Report"]),
+        .library(name: "Collective", targets: ["Collective"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -114,6 +121,11 @@ let package = Package(
         // CRC-32C with the CPU's crc32 instruction (three streams) and a portable table fallback.
         .target(name: "CChecksum", cSettings: [.unsafeFlags(["-O3"])]),
 
+        // The processes of one job (ranks) and what they do together: the fixed-order sum of gradients
+        // that keeps N processes bit-identical to one, gathers, agreement. Pure Swift; MPI is one
+        // implementation (below), a single process the default.
+        .target(name: "Collective", swiftSettings: numericFlags),
+
         // Jobs: YAML manifests (validated before any work), stage chaining, exact resume, signals, and
         // the queue on disk with its per-job locks and workers.
         .target(
@@ -130,12 +142,13 @@ let package = Package(
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON", "Report",
+                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON", "Report", "Collective",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: numericFlags),
+            ] + (mpi ? ["CollectiveMPI"] : []),
+            swiftSettings: numericFlags + (mpi ? [.define("RLHF_MPI")] : [])),
 
         // MARK: Tests
+        .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(
             name: "KernelsTests",
             dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")],
@@ -154,3 +167,12 @@ let package = Package(
             exclude: ["Manifests"]),
     ]
 )
+
+if mpi {
+    package.targets += [
+        // Open MPI, the C library, as a module (pkg-config `ompi`) with a shim for its handle macros.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        // MPI's world as a ProcessGroup; MPICalls.swift is the only file calling MPI.
+        .target(name: "CollectiveMPI", dependencies: ["CMPI", "Collective"]),
+    ]
+}
