@@ -51,8 +51,8 @@ let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration:
 
 /// MPI data parallelism (`mpirun -np N rlhf run …`, docs/cluster.md) is built only with `RLHF_MPI=1`:
 /// it needs Open MPI (Debian's libopenmpi-dev, found by pkg-config `ompi`). Without it nothing
-/// changes — the binary runs one process per job, as always — and only the rlhf target differs
-/// between the two builds, so switching rebuilds little.
+/// changes — the binary runs one process per job, as always — and only the small Launch target
+/// differs between the two builds, so switching between them recompiles one file and relinks.
 let mpi = Context.environment["RLHF_MPI"] == "1"
 
 // MARK: - Package
@@ -126,6 +126,11 @@ let package = Package(
         // implementation (below), a single process the default.
         .target(name: "Collective", swiftSettings: numericFlags),
 
+        // Which processes run a command: MPI's world under a launcher (RLHF_MPI=1 builds), else one.
+        // The only target whose code differs between the two builds.
+        .target(name: "Launch", dependencies: ["Collective"] + (mpi ? ["CollectiveMPI"] : []),
+                swiftSettings: mpi ? [.define("RLHF_MPI")] : []),
+
         // Jobs: YAML manifests (validated before any work), stage chaining, exact resume, signals, and
         // the queue on disk with its per-job locks and workers.
         .target(
@@ -142,10 +147,10 @@ let package = Package(
         .executableTarget(
             name: "rlhf",
             dependencies: [
-                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON", "Report", "Collective",
+                "Kernels", "Transformer", "Stages", "Checkpoint", "Jobs", "Tokenizers", "JSON", "Report", "Collective", "Launch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ] + (mpi ? ["CollectiveMPI"] : []),
-            swiftSettings: numericFlags + (mpi ? [.define("RLHF_MPI")] : [])),
+            ],
+            swiftSettings: numericFlags),
 
         // MARK: Tests
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),

@@ -91,3 +91,46 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// Another group's operations, counting the bytes this rank sends and receives (for benchmarks and
+/// the scaling figures of docs/cluster.md). A broadcast counts as sent by the root and received by
+/// the others; an all-gather as this rank's bytes sent and the others' received.
+public final class CountingGroup: ProcessGroup, @unchecked Sendable {
+    public let group: ProcessGroup
+    public private(set) var sentBytes = 0
+    public private(set) var receivedBytes = 0
+
+    public init(_ group: ProcessGroup) { self.group = group }
+
+    public var rank: Int { group.rank }
+    public var size: Int { group.size }
+
+    public func send(_ bytes: UnsafeRawBufferPointer, to rank: Int) throws(CollectiveError) {
+        try group.send(bytes, to: rank)
+        sentBytes += bytes.count
+    }
+
+    public func receive(into bytes: UnsafeMutableRawBufferPointer, from rank: Int) throws(CollectiveError) {
+        try group.receive(into: bytes, from: rank)
+        receivedBytes += bytes.count
+    }
+
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int) throws(CollectiveError) {
+        try group.broadcast(bytes, from: root)
+        if rank == root { sentBytes += bytes.count } else { receivedBytes += bytes.count }
+    }
+
+    public func allGather(_ bytes: [UInt8]) throws(CollectiveError) -> [[UInt8]] {
+        let all = try group.allGather(bytes)
+        sentBytes += bytes.count
+        receivedBytes += all.enumerated().filter { $0.offset != rank }.reduce(0) { $0 + $1.element.count }
+        return all
+    }
+
+    public func abort(code: Int32) -> Never { group.abort(code: code) }
+
+    public func resetCounts() {
+        sentBytes = 0
+        receivedBytes = 0
+    }
+}

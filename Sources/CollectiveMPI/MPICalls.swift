@@ -41,9 +41,9 @@ enum MPI {
     /// MPI_Init_thread (serialized calls), errors returned rather than fatal; (rank, size) in the world.
     static func initialize() -> Result<(rank: Int, size: Int), MPIError> {
         var provided: Int32 = 0
-        return check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED.rawValue), &provided), "MPI_Init_thread")
+        return check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), &provided), "MPI_Init_thread")
             .flatMap {
-                guard provided >= Int32(MPI_THREAD_SERIALIZED.rawValue) else {
+                guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
                     return .failure(MPIError(function: "MPI_Init_thread", code: -1,
                                              message: "this MPI library does not allow calls from more than one thread (level \(provided))"))
                 }

@@ -6,6 +6,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import Jobs
+import Launch
 import Stages
 import Tokenizers
 import Transformer
@@ -64,7 +65,8 @@ extension RLHF {
                     FileHandle.standardError.write(Data((message + "\n").utf8))
                 }
             }
-            Foundation.exit(code)
+            Launch.end(code, agreed: code == ExitStatus.interrupted)
         }
+        Launch.end(ExitStatus.done, agreed: true)
     }
 }
