@@ -5,7 +5,8 @@
 #   2. warned of its time limit (`scancel --signal=TERM --batch`, what --signal=B:TERM@S sends);
 #      the batch script requeues the job itself;
 #   3. preempted by a job of a higher-priority partition (Slurm's own PreemptMode=REQUEUE);
-#   4. sent TERM twice at once (the second exits at once, possibly inside a checkpoint write).
+#   4. requeued again, and rlhf killed (SIGKILL) inside the checkpoint write that the requeue's TERM
+#      started: a second preemption in the middle of a checkpoint write.
 # Every interruption must end in a clean resume: the final weights, moments, generator and data
 # states must be bit-identical to an uninterrupted `rlhf run` of the same manifest (with another
 # thread count). Skips, saying why, only where the daemons cannot start.
@@ -119,15 +120,19 @@ wait_for "the preempting job $urgent to run" urgent_done
 
 wait_for "run 4 running" running_run 4
 wait_for "rm past step 120 in run 4" stage_past rm 120
-echo "4. two TERMs at once to every process of the job at rm step $(last_step rm)"
-scancel --signal=TERM --full "$id"; scancel --signal=TERM --full "$id"
-requeued "two TERMs"
+echo "4. scontrol requeue at rm step $(last_step rm), and SIGKILL to rlhf inside the checkpoint write it starts"
+python3 "$root/ci/kill_during_checkpoint.py" "$scratch/slurm/rm" "$scratch/slurm/slurm-manifest.json" scontrol requeue "$id" \
+  | tee "$scratch/kill.txt" | sed 's/^/   /'
+requeued "the requeue and the kill"
 
 wait_for "job $id to complete" is_state COMPLETED
 echo "job completed after $(runs) runs:"
 grep -E "^(rlhf:|slurmstepd)" "$scratch"/slurm/slurm-"$id".out | sed 's/^/  /'
 grep -E "^(interrupted|stage .*: resuming)" "$scratch/slurm/job.log" | sed 's/^/  /'
 test "$(grep -c '^stage .*: resuming' "$scratch/slurm/job.log")" -ge 4
+if grep -q "^killed rlhf" "$scratch/kill.txt"; then
+  grep -q "^warning: removed step-.*\.h5\.tmp, left by an interrupted checkpoint write" "$scratch/slurm/job.log"
+fi
 "$rlhf" status --queue "$scratch/queue" "$id" | tee "$scratch/status-done.txt" | head -2
 grep -q "slurm job $id  COMPLETED" "$scratch/status-done.txt"
 grep -q "^slurm-check  done" "$scratch/status-done.txt"
@@ -136,4 +141,4 @@ python3 -c 'import h5py, numpy' 2>/dev/null || python3 -m pip install -q h5py nu
 python3 "$root/ci/compare_checkpoints.py" \
   "$scratch/slurm/sft/final.h5" "$scratch/reference/sft/final.h5" \
   "$scratch/slurm/rm/final.h5" "$scratch/reference/rm/final.h5"
-echo "slurm ok: requeue, time-limit warning, preemption and a double TERM resumed bit-identically"
+echo "slurm ok: requeue, time-limit warning, preemption, and a kill inside a checkpoint write resumed bit-identically"

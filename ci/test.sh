@@ -2,7 +2,7 @@
 # Sets up what a fresh Debian machine lacks, builds, and runs every test. README's test command.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-RLHF_SETUP_CHROMIUM=1 source ci/setup.sh
+RLHF_SETUP_CHROMIUM=1 RLHF_SETUP_CLUSTER=1 source ci/setup.sh
 
 echo "== swift build"
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
@@ -79,9 +79,15 @@ python3 ci/check_chat.py "$rlhf" "$scratch/chat"
 echo "== rlhf report in headless Chromium; TensorBoard event files read back, across a kill -9 and resume"
 bash ci/check_report.sh
 
+echo "== Slurm: rlhf submit --slurm on real slurmctld/slurmd; requeue, time-limit warning, preemption, double TERM"
+bash ci/check_slurm.sh "$rlhf"
+
+echo "== MPI: the fixed-order sum over real ranks; builds with and without MPI"
+bash ci/check_mpi.sh
+
 # Every parser's libFuzzer target for a short run (RLHF_FUZZ_SECONDS, default 30; docs/fuzzing.md).
 bash ci/fuzz.sh all "${RLHF_FUZZ_SECONDS:-30}"
 
-# Reached only when everything above passed (set -e): the Swift tests plus the five scripted checks
+# Reached only when everything above passed (set -e): the Swift tests plus the seven scripted checks
 # and the six fuzz targets.
-echo "ci: $((swift_tests + 5 + 6)) passed, 0 failed"
+echo "ci: $((swift_tests + 7 + 6)) passed, 0 failed"
