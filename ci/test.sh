@@ -79,7 +79,7 @@ python3 ci/check_chat.py "$rlhf" "$scratch/chat"
 echo "== rlhf report in headless Chromium; TensorBoard event files read back, across a kill -9 and resume"
 bash ci/check_report.sh
 
-echo "== Slurm: rlhf submit --slurm on real slurmctld/slurmd; requeue, time-limit warning, preemption, double TERM"
+echo "== Slurm: rlhf submit --slurm on real slurmctld/slurmd; requeue, time-limit warning, preemption, kill inside a checkpoint write"
 bash ci/check_slurm.sh "$rlhf"
 
 echo "== MPI: the fixed-order sum over real ranks; builds with and without MPI"
