@@ -5,15 +5,16 @@
 // with one line naming the file, or exit 0 and read back exactly the original (every tensor and
 // attribute). No crash, no hang, no silent difference.
 //
-// RLHF_CORRUPTION_SWEEP=N sets the number of copies (default 160; the sweep ran 2 000),
-// RLHF_CORRUPTION_SEED=S the seed (default: random, printed, so a failure can be replayed).
+// RLHF_CORRUPTION_SWEEP=N sets the number of copies (default 500, the minimum: about 30 s on
+// 2 cores; docs/checkpoints.md has a run of 2 000), RLHF_CORRUPTION_SEED=S the seed (default: random,
+// printed, so a failure can be replayed).
 
 import Checkpoint
 import Foundation
 import Testing
 
 @Suite struct CorruptionSweepTests {
-    static let copies = ProcessInfo.processInfo.environment["RLHF_CORRUPTION_SWEEP"].flatMap(Int.init) ?? 160
+    static let copies = ProcessInfo.processInfo.environment["RLHF_CORRUPTION_SWEEP"].flatMap(Int.init) ?? 500
     static let seed = ProcessInfo.processInfo.environment["RLHF_CORRUPTION_SEED"].flatMap(UInt64.init)
         ?? UInt64.random(in: 1...UInt64(UInt32.max))
 
