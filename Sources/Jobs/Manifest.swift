@@ -30,7 +30,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
     /// The model every stage trains (a distillation student may override it with its own `model`).
     /// What is logged besides metrics.jsonl. Results do not depend on it.
     public var logging = LoggingSettings()
-    public var model: GPTConfig
+    public var model: ModelConfig
     public var stages: [StageSpec]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -43,7 +43,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
     static let requiredKeys = ["model", "stages"]
 
     public init(name: String, seed: UInt64 = 0, threads: Int = 0, output: String, demoData: String? = nil,
-                model: GPTConfig, stages: [StageSpec]) {
+                model: ModelConfig, stages: [StageSpec]) {
         self.name = name; self.seed = seed; self.threads = threads; self.output = output
         self.demoData = demoData; self.model = model; self.stages = stages
     }
@@ -58,7 +58,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
         output = try c.decodeIfPresent(String.self, forKey: .output) ?? ""
         demoData = try c.decodeIfPresent(String.self, forKey: .demoData)
         logging = try c.decodeIfPresent(LoggingSettings.self, forKey: .logging) ?? LoggingSettings()
-        model = try c.decode(GPTConfig.self, forKey: .model)
+        model = try c.decode(ModelConfig.self, forKey: .model)
         stages = try c.decodeIfPresent([StageSpec].self, forKey: .stages) ?? []
     }
 
@@ -68,7 +68,7 @@ public struct JobManifest: Codable, Equatable, Sendable {
     }
 
     /// The model a stage trains: its own `model` (distillation student) or the job's.
-    public func model(of spec: StageSpec) -> GPTConfig { spec.model ?? model }
+    public func model(of spec: StageSpec) -> ModelConfig { spec.model ?? model }
 
     /// Sorted-key JSON, the form stored in `OUTPUT/job.json` and in queue files.
     public func json() -> Data {
@@ -93,9 +93,9 @@ public struct LoggingSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// The model keys (`GPTConfig`'s stored properties, which its synthesized Codable uses as keys).
+/// The model keys (`ModelConfig`'s coding keys).
 enum ModelKeys {
-    static let allowed = Mirror(reflecting: GPTConfig.tiny).children.compactMap(\.label)
+    static let allowed = ModelConfig.keys
     /// `vocab` may be omitted or spelled `byte`: the byte-level tokenizer's 259 ids (DESIGN §3.4).
     static let required = ["context", "layers", "heads", "embedding"]
     static let byteVocabulary = ByteTokenizer.vocabularySize

@@ -1,4 +1,4 @@
-// The checks that need the whole decoded job: value ranges (the key tables' bounds, `GPTConfig.problems`),
+// The checks that need the whole decoded job: value ranges (the key tables' bounds, `ModelConfig.problems`),
 // what each stage kind needs and accepts (its declaration: sources, data files, settings section, own
 // stage keys), stage names, references to other stages or checkpoint files, data files on disk, and
 // model shapes against the checkpoints stages start from. Each problem names its key path; values are
@@ -159,7 +159,7 @@ struct ManifestValidator {
                 report(key, "\(reference) is a checkpoint of \(StageKind(file.metadata.stageKind).withArticle) stage; \(role) must name \(wanted)")
             }
             guard let data = file.metadata.configJSON.data(using: .utf8),
-                  let config = try? JSONDecoder().decode(GPTConfig.self, from: data) else {
+                  let config = try? JSONDecoder().decode(ModelConfig.self, from: data) else {
                 report(key, "\(reference): its config_json does not describe a model")
                 return
             }
@@ -168,7 +168,7 @@ struct ManifestValidator {
     }
 
     /// The source's shape must equal `expected`; a teacher (no expectation) must share the vocabulary.
-    private mutating func checkShape(_ shape: GPTConfig, against expected: GPTConfig?, vocabOf model: GPTConfig, from source: String, key: String) {
+    private mutating func checkShape(_ shape: ModelConfig, against expected: ModelConfig?, vocabOf model: ModelConfig, from source: String, key: String) {
         if let expected, shape != expected {
             report(key, "the model of \(source) is \(Self.text(shape)), but this stage's model is \(Self.text(expected))")
         } else if expected == nil && shape.vocab != model.vocab {
@@ -185,17 +185,15 @@ struct ManifestValidator {
 
     /// The model section's own rules, each at its key (`model.heads`), except where a key holds a
     /// stand-in for a missing one (already reported) or a rule involves such a key.
-    private mutating func checkModel(_ model: GPTConfig, at section: String) {
-        for (key, message) in model.problems {
+    private mutating func checkModel(_ model: ModelConfig, at section: String) {
+        for (key, message) in model.problems(in: section) {
             let involved = ModelKeys.allowed.filter { $0 == key || message.contains($0) }
             if involved.contains(where: { standIns.contains(KeyPath.child(section, $0)) }) { continue }
             report(KeyPath.child(section, key), message)
         }
     }
 
-    static func text(_ c: GPTConfig) -> String {
-        "{vocab: \(c.vocab), context: \(c.context), layers: \(c.layers), heads: \(c.heads), embedding: \(c.embedding)}"
-    }
+    static func text(_ c: ModelConfig) -> String { c.summary }
 
     static func list(_ items: [String], or prefix: String = "") -> String {
         items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " or \(prefix)" + items.last!

@@ -6,7 +6,8 @@
 //   reverse KL  KL(P_s ‖ P_t) = Σ_v P_s·(log P_s − log P_t)     ∂/∂z_s = P_s ⊙ (log P_s − log P_t − KL)/τ
 //   cross-entropy on the data's next token (τ = 1)             ∂/∂z_s = softmax(z_s) − onehot(target)
 // dstudent = weight_r · (klWeight · τ² · ∂KL + ceWeight · ∂CE): the τ² keeps the KL gradient's scale
-// independent of τ (Hinton et al. 2015). Rows are independent; each is computed in Double, which
+// independent of τ (Hinton et al. 2015). dstudent may be student itself (the gradient replaces the
+// logits in place): each row is read whole before it is written. Rows are independent; each is computed in Double, which
 // costs little beside the GEMMs (V = 259) and keeps the two log-softmaxes exact.
 
 import Foundation

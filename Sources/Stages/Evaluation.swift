@@ -12,10 +12,10 @@ import Transformer
 
 /// The network stored under `group` of a checkpoint, with its recorded shape (and scalar head when
 /// the checkpoint has one).
-public func loadNetwork(from file: CheckpointFile, group: String = "model", source: String) throws -> GPT {
+public func loadNetwork(from file: CheckpointFile, group: String = "model", source: String) throws -> CausalLM {
     let config = try StateGroups.config(of: file, source: source)
     guard let weights = file.root.groups[group] else { throw StageError.badCheckpoint("\(source): /\(group) is missing") }
-    let model = try GPT(config: config, scalarHead: weights.tensors["score.weight"] != nil)
+    let model = try CausalLM(config: config, scalarHead: weights.tensors["score.weight"] != nil)
     try StateGroups.load(weights, into: model.parameters, source: source)
     return model
 }
@@ -53,7 +53,7 @@ public struct EvaluationOptions: Sendable {
 }
 
 /// Evaluates `model` on the dataset at `path`; `reward` and `reference` are used for prompt data.
-public func evaluate(model: GPT, dataPath: String, reward: GPT? = nil, reference: GPT? = nil,
+public func evaluate(model: CausalLM, dataPath: String, reward: CausalLM? = nil, reference: CausalLM? = nil,
                      options: EvaluationOptions = EvaluationOptions()) throws -> (kind: DatasetKind, metrics: Metrics) {
     let kind = try DatasetKind.detect(path: dataPath)
     switch kind {
@@ -80,7 +80,7 @@ public func evaluate(model: GPT, dataPath: String, reward: GPT? = nil, reference
 /// Samples a response to every prompt and measures it (SampleEvaluation, as PPO's held-out report):
 /// length, each grader's reward (and pass@1 by the first grader), and with a reward model and a
 /// reference, mean reward and KL.
-func samplePrompts(model: GPT, data: Dataset<PromptRow>, reward: GPT?, reference: GPT?, options: EvaluationOptions) throws -> Metrics {
+func samplePrompts(model: CausalLM, data: Dataset<PromptRow>, reward: CausalLM?, reference: CausalLM?, options: EvaluationOptions) throws -> Metrics {
     guard model.config.context - options.maxNewTokens >= 1 else {
         throw StageError.invalidInput("--max-tokens must leave room for a prompt in the context (\(model.config.context))")
     }
@@ -101,7 +101,7 @@ func samplePrompts(model: GPT, data: Dataset<PromptRow>, reward: GPT?, reference
 
 /// A checkpoint holding just a network's weights (and its shape), as a stage's final file would:
 /// for tools and benchmarks that start a stage from a model made in memory.
-public func networkCheckpoint(_ model: GPT, stageKind: StageKind, stageName: String) -> CheckpointFile {
+public func networkCheckpoint(_ model: CausalLM, stageKind: StageKind, stageName: String) -> CheckpointFile {
     var file = CheckpointFile(metadata: CheckpointMetadata(stageKind: stageKind.rawValue, stageName: stageName, step: 0,
                                                            totalSteps: 0, configJSON: StateGroups.json(model.config)))
     file.root.groups["model"] = StateGroups.group(of: model.parameters)

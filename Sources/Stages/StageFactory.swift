@@ -9,20 +9,20 @@ public struct StageContext {
     /// The job's seed; each stage derives its own streams from it and its name.
     public var jobSeed: UInt64
     /// The job's model shape (a distillation student may override it with `spec.model`).
-    public var model: GPTConfig
+    public var model: ModelConfig
     /// Loaded checkpoints the stage starts from, by role.
     public var sources: [SourceRole: StageSource]
     /// Where a stage's lines for the job log go (an external grader's stderr).
     public var log: (String) -> Void = { _ in }
 
-    public init(jobSeed: UInt64, model: GPTConfig, sources: [SourceRole: StageSource] = [:]) {
+    public init(jobSeed: UInt64, model: ModelConfig, sources: [SourceRole: StageSource] = [:]) {
         self.jobSeed = jobSeed
         self.model = model
         self.sources = sources
     }
 
     /// Sources made in memory (tests, benchmarks): each named after its role.
-    public init(jobSeed: UInt64, model: GPTConfig, checkpoints: [SourceRole: CheckpointFile]) {
+    public init(jobSeed: UInt64, model: ModelConfig, checkpoints: [SourceRole: CheckpointFile]) {
         self.init(jobSeed: jobSeed, model: model,
                   sources: checkpoints.reduce(into: [:]) { $0[$1.key] = StageSource($1.value, reference: $1.key.rawValue) })
     }

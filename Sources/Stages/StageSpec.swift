@@ -73,7 +73,7 @@ public struct StageSpec: SettingsSection {
     /// Checkpoints the stage starts from, by role, as written: an earlier stage's name or a file path.
     public var sources: [SourceRole: String] = [:]
     /// A distillation student's shape when it differs from the job's model.
-    public var model: GPTConfig?
+    public var model: ModelConfig?
     public var data = DataSpec()
     /// Rows per optimizer step (preference pairs for reward and dpo; prompts for ppo, grpo and rloo).
     public var batch: Int = 16
@@ -124,14 +124,14 @@ public struct StageSpec: SettingsSection {
         .value("center_rewards", \.centerRewards, .atLeast(0), "coefficient of `mean((r_c + r_r)²)`: " + StageKinds.usage(ofStageKey: "center_rewards")),
     ]
 
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         guard let m = microBatch, m > 0, batch > 0, batch % m != 0 else { return [] }
         return [("micro_batch", "must be positive and divide batch (\(batch))")]
     }
 
     /// Problems with values (ranges, combinations), each as (key path under the stage, message).
     /// Kinds, references, files and shapes are checked by Jobs, which knows the other stages and files.
-    public func problems(model: GPTConfig) -> [(key: String, message: String)] { problems(in: self, model: model) }
+    public func problems(model: ModelConfig) -> [(key: String, message: String)] { problems(in: self, model: model) }
 
     /// The stage's settings section of type `S`: as given in the manifest, or every default.
     public func settings<S: SettingsSection>(_ type: S.Type) -> S { sections[kind.rawValue] as? S ?? S() }

@@ -1,14 +1,8 @@
 // One parameter arena with named views (llm.c's ParameterTensors): every tensor of the network lives
-// in a single contiguous Float buffer, in a fixed order, under its Hugging Face GPT-2 name (DESIGN
-// §3.3). Gradients and the AdamW moments are arenas of the same layout, so an optimizer step is one
-// pass over four buffers and a checkpoint writes one dataset per view.
-//
-// Shapes (weights stored [in, out], like GPT-2's Conv1D):
-//   wte [V, C]   wpe [T, C]
-//   h.i.ln_1.weight/bias [C]   h.i.attn.c_attn.weight [C, 3C] / bias [3C]
-//   h.i.attn.c_proj.weight [C, C] / bias [C]   h.i.ln_2.weight/bias [C]
-//   h.i.mlp.c_fc.weight [C, 4C] / bias [4C]   h.i.mlp.c_proj.weight [4C, C] / bias [C]
-//   ln_f.weight/bias [C]   score.weight [C], score.bias [1]   (scalar head, when present)
+// in a single contiguous Float buffer, in a fixed order, under its Hugging Face name (the
+// architecture's file lists them: GPT2.swift, Llama.swift; the heads' are in CausalLM.swift).
+// Gradients and the AdamW moments are arenas of the same layout, so an optimizer step is one pass
+// over four buffers and a checkpoint writes one dataset per view.
 
 /// Where one named tensor sits in an arena.
 public struct TensorView: Equatable, Sendable {
@@ -36,26 +30,6 @@ public struct ParameterLayout: Equatable, Sendable {
         self.views = views
         self.count = offset
         self.index = Dictionary(uniqueKeysWithValues: views.enumerated().map { ($1.name, $0) })
-    }
-
-    /// The GPT-2 tensors of `config`, plus the scalar head when `scalarHead`.
-    public init(config: GPTConfig, scalarHead: Bool) {
-        let c = config.embedding
-        var tensors: [(String, [Int])] = [("wte", [config.vocab, c]), ("wpe", [config.context, c])]
-        for i in 0..<config.layers {
-            let p = "h.\(i)."
-            tensors += [
-                (p + "ln_1.weight", [c]), (p + "ln_1.bias", [c]),
-                (p + "attn.c_attn.weight", [c, 3 * c]), (p + "attn.c_attn.bias", [3 * c]),
-                (p + "attn.c_proj.weight", [c, c]), (p + "attn.c_proj.bias", [c]),
-                (p + "ln_2.weight", [c]), (p + "ln_2.bias", [c]),
-                (p + "mlp.c_fc.weight", [c, 4 * c]), (p + "mlp.c_fc.bias", [4 * c]),
-                (p + "mlp.c_proj.weight", [4 * c, c]), (p + "mlp.c_proj.bias", [c]),
-            ]
-        }
-        tensors += [("ln_f.weight", [c]), ("ln_f.bias", [c])]
-        if scalarHead { tensors += [("score.weight", [c]), ("score.bias", [1])] }
-        self.init(tensors)
     }
 
     public subscript(name: String) -> TensorView? { index[name].map { views[$0] } }

@@ -65,7 +65,7 @@ public struct Generation: Equatable, Sendable {
     public var stopped: [Bool]
 }
 
-extension GPT {
+extension CausalLM {
     /// Samples up to `maxNewTokens` tokens after each prompt, batched, with a KV cache. A row stops
     /// at `stopToken`; the others go on until all have stopped or the limit is reached.
     public func generate(prompts: [[Int32]], maxNewTokens: Int, settings: SamplingSettings,

@@ -27,7 +27,7 @@ struct SamplingOptions: ParsableArguments {
 }
 
 /// Loads the trained network of a checkpoint file.
-func network(at path: String, group: String = "model") throws -> GPT {
+func network(at path: String, group: String = "model") throws -> CausalLM {
     try loadNetwork(from: try CheckpointFile.read(from: URL(fileURLWithPath: path)), group: group, source: path)
 }
 

@@ -26,7 +26,7 @@ enum ExitStatus {
             return (invalidInput, "error: \(error)")
         case let error as DataError:
             return (invalidInput, "error: \(error)")
-        case let error as GPTConfigError:
+        case let error as ModelConfigError:
             return (invalidInput, "error: \(error)")
         case let error as TokenizerError:
             return (invalidInput, "error: \(error)")

@@ -21,7 +21,7 @@ import Transformer
         let scratch = Scratch("corpus")
         try FileManager.default.removeItem(at: scratch.url)
         try FileManager.default.copyItem(at: corpus, to: scratch.url)
-        let other = GPTConfig(context: 64, layers: 2, heads: 2, embedding: 32)
+        let other = ModelConfig(context: 64, layers: 2, heads: 2, embedding: 32)
         let configJSON = String(decoding: try JSONEncoder().encode(other), as: UTF8.self)
         var file = CheckpointFile(metadata: CheckpointMetadata(stageKind: "sft", stageName: "sft", step: 1, totalSteps: 1,
                                                                configJSON: configJSON))

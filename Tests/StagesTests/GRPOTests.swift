@@ -125,7 +125,7 @@ private func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-12) -> Boo
     }
 }
 
-let groupModel = GPTConfig(context: 32, layers: 1, heads: 2, embedding: 16)
+let groupModel = ModelConfig(context: 32, layers: 1, heads: 2, embedding: 16)
 
 /// The arithmetic demo's files, written once per test process.
 let arithmeticFolder: String = {
@@ -231,7 +231,7 @@ func makeGroupStage<Objective: GroupObjective>(_ objective: Objective.Type, step
         for file in ArithmeticTask.generate(seed: 1234, largest: 49, demonstrations: 1500, trainingPrompts: 2000, heldOut: 64) {
             try Data(file.contents).write(to: URL(fileURLWithPath: folder + "/" + file.name))
         }
-        let model = GPTConfig(context: 16, layers: 2, heads: 4, embedding: 128)
+        let model = ModelConfig(context: 16, layers: 2, heads: 4, embedding: 128)
         var sftSpec = StageSpec(name: "sft", kind: .sft, data: DataSpec(train: folder + "/arith_sft.jsonl"), steps: 400)
         sftSpec.optimizer.lr = 2e-3
         sftSpec.optimizer.warmup = 30

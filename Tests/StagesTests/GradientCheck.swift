@@ -6,7 +6,7 @@ import Transformer
 
 /// Compares `network.gradients` after `objective(true)` (which must accumulate them) with central
 /// differences of `objective(false)` on a few elements of the listed tensors.
-func checkGradients(of network: GPT, tensors: [String], step: Float = 2e-3,
+func checkGradients(of network: CausalLM, tensors: [String], step: Float = 2e-3,
                     tolerance: (absolute: Double, relative: Double) = (5e-5, 0.03), objective: (Bool) -> Double) {
     network.gradients.zero()
     _ = objective(true)

@@ -66,7 +66,7 @@ import Transformer
     }
 }
 
-let ppoModel = GPTConfig(context: 96, layers: 1, heads: 2, embedding: 16)
+let ppoModel = ModelConfig(context: 96, layers: 1, heads: 2, embedding: 16)
 
 /// A PPO stage on the demo prompts, from briefly trained SFT and reward stages.
 func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {

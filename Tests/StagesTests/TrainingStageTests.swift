@@ -19,7 +19,7 @@ let demoFolder: String = {
     return folder
 }()
 
-let smallModel = GPTConfig(context: 96, layers: 2, heads: 2, embedding: 32)
+let smallModel = ModelConfig(context: 96, layers: 2, heads: 2, embedding: 32)
 
 func sftSpec(steps: Int) -> StageSpec {
     var spec = StageSpec(name: "sft", kind: .sft,

@@ -6,7 +6,7 @@ import Testing
 import Transformer
 
 /// 2 layers, C = 16, 2 heads, T = 8, and a small vocabulary so the reference stays fast.
-let testConfig = GPTConfig(vocab: 23, context: 8, layers: 2, heads: 2, embedding: 16)
+let testConfig = ModelConfig(vocab: 23, context: 8, layers: 2, heads: 2, embedding: 16)
 
 /// Two rows; the second is padded after 5 tokens (PAD = the last id, targets −1 = ignored).
 let testTokens: [Int32] = [1, 5, 7, 2, 9, 3, 4, 11, 6, 8, 10, 12, 14, 22, 22, 22]
@@ -19,8 +19,8 @@ func seededWeights(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
 
 @Suite struct GPTTests {
     /// A model with larger-than-GPT-2 random weights, so every path carries a visible gradient.
-    static func makeModel(scalarHead: Bool) throws -> GPT {
-        let model = try GPT(config: testConfig, scalarHead: scalarHead, seed: 7)
+    static func makeModel(scalarHead: Bool) throws -> CausalLM {
+        let model = try CausalLM(config: testConfig, scalarHead: scalarHead, seed: 7)
         let noise = seededWeights(model.parameterCount, seed: 99, scale: 0.3)
         for i in 0..<model.parameterCount { model.parameters.base[i] += noise[i] }
         return model
@@ -68,11 +68,11 @@ func seededWeights(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
     }
 
     @Test func identicalAcrossThreadCounts() throws {
-        let config = GPTConfig(vocab: 259, context: 64, layers: 2, heads: 4, embedding: 128)
+        let config = ModelConfig(vocab: 259, context: 64, layers: 2, heads: 4, embedding: 128)
         let tokens: [Int32] = (0..<512).map { (i: Int) -> Int32 in Int32(i * 31 % 259) }
         let targets: [Int32] = (0..<512).map { (i: Int) -> Int32 in Int32((i * 17 + 3) % 259) }
         func run() throws -> [Float] {
-            let model = try GPT(config: config, scalarHead: true, seed: 3)
+            let model = try CausalLM(config: config, scalarHead: true, seed: 3)
             model.forward(tokens: tokens, batch: 8, time: 64)
             let logp = model.tokenLogProbs(targets: targets).logp
             let values = model.scalarValues()
@@ -86,7 +86,7 @@ func seededWeights(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
     }
 
     @Test func overfitsOneBatch() throws {
-        let model = try GPT(config: testConfig, seed: 11)
+        let model = try CausalLM(config: testConfig, seed: 11)
         let moments = (Arena(model.parameters.layout), Arena(model.parameters.layout))
         let count = Float(testTargets.filter { $0 >= 0 }.count)
         var losses: [Float] = []

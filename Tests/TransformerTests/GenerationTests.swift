@@ -5,24 +5,32 @@ import Testing
 import Transformer
 
 @Suite struct GenerationTests {
-    static let config = GPTConfig(vocab: 40, context: 24, layers: 2, heads: 4, embedding: 32)
+    static let config = ModelConfig(vocab: 40, context: 24, layers: 2, heads: 4, embedding: 32)
+    /// A Llama with every feature the cache must handle: grouped kv heads (K/V stored once per kv
+    /// head), q/k/v bias, llama3 rope scaling, an untied head, head size ≠ C/H.
+    static let llama: ModelConfig = {
+        var config = TestConfigs.llamaUntied
+        config.vocab = 40
+        config.context = 24
+        return config
+    }()
 
     /// Prompts of different lengths, then fixed continuations fed one token per step: the cache's
     /// logits must match the full forward pass's at every position of every row.
-    @Test func cacheLogitsMatchFullForward() throws {
-        let model = try GPT(config: Self.config, seed: 5)
+    @Test(arguments: [config, llama, TestConfigs.llamaTied.withVocab(40, context: 24)])
+    func cacheLogitsMatchFullForward(config: ModelConfig) throws {
+        let model = try CausalLM(config: config, seed: 5)
         let prompts: [[Int32]] = [[1, 2, 3, 4, 5], [7], [9, 8, 7]]
         let continuations: [[Int32]] = [[11, 12, 13, 14], [15, 16, 17, 18], [19, 20, 21, 22]]
         let decoder = KVCacheDecoder(model: model, batch: 3)
         var stepLogits = [decoder.prefill(prompts: prompts)]
         for step in 0..<4 { stepLogits.append(decoder.step(tokens: continuations.map { $0[step] })) }
 
-        let v = Self.config.vocab
+        let v = config.vocab
         for row in 0..<3 {
             let sequence = prompts[row] + continuations[row]
             model.forward(tokens: sequence, batch: 1, time: sequence.count)
-            _ = model.tokenLogProbs(targets: Array(repeating: 0, count: sequence.count))
-            let full = Array(model.logits)
+            let full = model.logits(rows: 0..<sequence.count)
             for step in 0...4 {
                 let position = prompts[row].count - 1 + step
                 let cached = stepLogits[step][row * v..<(row + 1) * v]
@@ -33,8 +41,9 @@ import Transformer
         }
     }
 
-    @Test func generationIsReproducibleAndThreadIndependent() throws {
-        let model = try GPT(config: Self.config, seed: 6)
+    @Test(arguments: [config, llama])
+    func generationIsReproducibleAndThreadIndependent(config: ModelConfig) throws {
+        let model = try CausalLM(config: config, seed: 6)
         let prompts: [[Int32]] = [[1, 2], [3], [4, 5, 6], [7, 8]]
         func run(_ threads: Int) -> Generation {
             var rng = Xoshiro256(seed: 42)
@@ -57,19 +66,20 @@ import Transformer
     /// The decoder packs the weights at prefill and its memory is reused by the next decoder: a
     /// generation after the weights change must see the new weights (not a stale packed copy), and
     /// two decoders alive at once must not share memory.
-    @Test func decodersUseTheCurrentWeightsAndTheirOwnMemory() throws {
-        let model = try GPT(config: Self.config, seed: 7)
+    @Test(arguments: [config, llama])
+    func decodersUseTheCurrentWeightsAndTheirOwnMemory(config: ModelConfig) throws {
+        let model = try CausalLM(config: config, seed: 7)
         let prompts: [[Int32]] = [[1, 2], [3, 4, 5]]
         func logits(_ decoder: KVCacheDecoder) -> [[Float]] {
             [decoder.prefill(prompts: prompts), decoder.step(tokens: [6, 7]), decoder.step(tokens: [8, 9])]
         }
-        func logits(_ model: GPT) -> [[Float]] { logits(KVCacheDecoder(model: model, batch: 2)) }
+        func logits(_ model: CausalLM) -> [[Float]] { logits(KVCacheDecoder(model: model, batch: 2)) }
         let before = logits(model)
         let madeBeforeTheChange = KVCacheDecoder(model: model, batch: 2)
         let p = model.parameters.buffer
         for i in p.indices { p[i] *= 1.25 }
         let after = logits(madeBeforeTheChange)
-        let fresh = try GPT(config: Self.config)
+        let fresh = try CausalLM(config: config)
         _ = fresh.parameters.buffer.update(fromContentsOf: model.parameters.buffer)
         #expect(after == logits(fresh))
         #expect(after != before)
@@ -107,5 +117,14 @@ import Transformer
         #expect(abs(Double(counts[0]) / 16_000 - 0.125) < 0.01)
         #expect(abs(Double(counts[2]) / 16_000 - 0.625) < 0.015)
         #expect(abs(logprobs[1] - Float.log(0.25)) < 1e-5)
+    }
+}
+
+extension ModelConfig {
+    func withVocab(_ vocab: Int, context: Int) -> ModelConfig {
+        var config = self
+        config.vocab = vocab
+        config.context = context
+        return config
     }
 }

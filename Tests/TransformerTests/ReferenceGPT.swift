@@ -5,8 +5,8 @@ import Kernels
 import RealModule
 import Transformer
 
-struct ReferenceGPT {
-    let config: GPTConfig
+struct ReferenceGPT: ReferenceModel {
+    let config: ModelConfig
     let layout: ParameterLayout
 
     /// y[M, N] = x[M, K] · w[K, N] + b[N]
@@ -39,28 +39,56 @@ struct ReferenceGPT {
             let proj = linear(att, p(q + "attn.c_proj.weight"), p(q + "attn.c_proj.bias"), m: n, k: c, n: c)
             x = zip(x, proj).map(+)
             let h2 = layerNormNaive(x: x, weight: Array(p(q + "ln_2.weight")), bias: Array(p(q + "ln_2.bias")), rows: n, channels: c)
-            let fc = geluNaive(linear(h2, p(q + "mlp.c_fc.weight"), p(q + "mlp.c_fc.bias"), m: n, k: c, n: 4 * c))
-            let out = linear(fc, p(q + "mlp.c_proj.weight"), p(q + "mlp.c_proj.bias"), m: n, k: 4 * c, n: c)
+            let fc = geluNaive(linear(h2, p(q + "mlp.c_fc.weight"), p(q + "mlp.c_fc.bias"), m: n, k: c, n: config.intermediate))
+            let out = linear(fc, p(q + "mlp.c_proj.weight"), p(q + "mlp.c_proj.bias"), m: n, k: config.intermediate, n: c)
             x = zip(x, out).map(+)
         }
         return layerNormNaive(x: x, weight: Array(p("ln_f.weight")), bias: Array(p("ln_f.bias")), rows: n, channels: c)
     }
+}
 
-    /// Per-position log-probabilities of `targets` (0 where target < 0) and scalar-head values.
-    func heads(_ params: [Double], tokens: [Int32], targets: [Int32], batch: Int, time: Int) -> (logp: [Double], values: [Double]) {
+/// A Double-precision forward pass of one architecture: the final hidden state [B·T, C].
+protocol ReferenceModel {
+    var config: ModelConfig { get }
+    var layout: ParameterLayout { get }
+    func hidden(_ params: [Double], tokens: [Int32], batch: Int, time: Int) -> [Double]
+}
+
+/// The reference of a config's architecture.
+func referenceModel(_ config: ModelConfig, layout: ParameterLayout) -> any ReferenceModel {
+    switch config.architecture {
+    case .gpt2: ReferenceGPT(config: config, layout: layout)
+    case .llama: ReferenceLlama(config: config, layout: layout)
+    }
+}
+
+extension ReferenceModel {
+    /// The named tensor's values.
+    func tensor(_ params: [Double], _ name: String) -> ArraySlice<Double> {
+        let v = layout[name]!
+        return params[v.offset..<v.offset + v.count]
+    }
+
+    /// Per-position log-probabilities of `targets` (0 where target < 0), the raw logits [B·T, V] and
+    /// scalar-head values, from the LM head (tied to the token embedding or `lm_head.weight`).
+    func heads(_ params: [Double], tokens: [Int32], targets: [Int32], batch: Int, time: Int)
+        -> (logp: [Double], values: [Double], logits: [Double]) {
         let h = hidden(params, tokens: tokens, batch: batch, time: time)
         let c = config.embedding, v = config.vocab
-        let wte = layout["wte"]!
-        var logp: [Double] = [], values: [Double] = []
+        let embedding = config.architecture == .gpt2 ? "wte" : "model.embed_tokens.weight"
+        let w = layout[config.tiedHead ? embedding : "lm_head.weight"]!
+        var logp: [Double] = [], values: [Double] = [], allLogits: [Double] = []
         for r in 0..<(batch * time) {
-            let logits = (0..<v).map { t in (0..<c).reduce(0.0) { $0 + h[r * c + $1] * params[wte.offset + t * c + $1] } }
+            let logits = (0..<v).map { t in (0..<c).reduce(0.0) { $0 + h[r * c + $1] * params[w.offset + t * c + $1] } }
+            allLogits += logits
             let mx = logits.max()!
             let lse = mx + Double.log(logits.reduce(0) { $0 + Double.exp($1 - mx) })
             logp.append(targets[r] < 0 ? 0 : logits[Int(targets[r])] - lse)
-            if let w = layout["score.weight"], let b = layout["score.bias"] {
-                values.append((0..<c).reduce(params[b.offset]) { $0 + h[r * c + $1] * params[w.offset + $1] })
+            if let score = layout["score.weight"] {
+                let bias = layout["score.bias"].map { params[$0.offset] } ?? 0
+                values.append((0..<c).reduce(bias) { $0 + h[r * c + $1] * params[score.offset + $1] })
             }
         }
-        return (logp, values)
+        return (logp, values, allLogits)
     }
 }

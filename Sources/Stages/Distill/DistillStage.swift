@@ -12,12 +12,12 @@ public final class DistillStage: SingleNetworkStage {
     public let spec: StageSpec
     let settings: DistillSettings
     let trainer: NetworkTrainer
-    let teacher: GPT
+    let teacher: CausalLM
     var data: StageData<SFTRecord>
     var lastMetrics = Metrics()
 
     /// The network being trained.
-    public var model: GPT { trainer.model }
+    public var model: CausalLM { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
         let teacherSource = try context.source(.teacher)
@@ -45,35 +45,44 @@ public final class DistillStage: SingleNetworkStage {
         let trained = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
         trainer.beginStep()
         var totals = DistillTotals()
-        for batch in batches {
-            let (dlogits, part) = distill(batch, normaliser: trained, withGradient: true)
-            totals.add(part)
-            model.backward(dlogits: dlogits)
-        }
+        for batch in batches { totals.add(distill(batch, normaliser: trained, withGradient: true)) }
         try requireFinite(totals.loss, "the loss", stage: spec.name, step: step)
         return try finishStep(totals.metrics(prefix: ""))
     }
 
-    /// Student and teacher forward on one batch: ∂loss/∂(student logits) and this batch's share of
-    /// the loss terms, each a sum of per-token values divided by `normaliser`.
-    func distill(_ batch: TokenBatch, normaliser: Float, withGradient: Bool) -> ([Float], DistillTotals) {
+    /// Student and teacher forward on one batch, and this batch's share of the loss terms, each a
+    /// sum of per-token values divided by `normaliser`; `withGradient` also accumulates the loss's
+    /// gradient into the student. Both networks' logits are made a chunk of rows at a time.
+    func distill(_ batch: TokenBatch, normaliser: Float, withGradient: Bool) -> DistillTotals {
         let n = batch.rows * batch.width, v = model.config.vocab
         teacher.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
-        _ = teacher.tokenLogProbs(targets: batch.targets)
-        let teacherLogits = Array(teacher.logits)
         model.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
-        _ = model.tokenLogProbs(targets: batch.targets)
         let weights = batch.lossMask.map { $0 / normaliser }
-        var dlogits = [Float](repeating: 0, count: n * v), kl = [Float](repeating: 0, count: n), ce = kl
-        let alpha = Float(settings.alpha)
-        distillationLoss(dstudent: &dlogits, kl: &kl, ce: &ce, student: model.logits.baseAddress!, teacher: teacherLogits,
-                         targets: batch.targets, weights: weights, rows: n, vocab: v, temperature: Float(settings.temperature),
-                         direction: settings.loss == .forwardKL ? .forward : .reverse, klWeight: alpha, ceWeight: 1 - alpha)
+        var kl = [Float](repeating: 0, count: n), ce = kl
+        var teacherLogits = [Float](repeating: 0, count: model.logitsChunkSize * v)
+        let alpha = Float(settings.alpha), temperature = Float(settings.temperature)
+        let direction: DistillationDirection = settings.loss == .forwardKL ? .forward : .reverse
+        kl.withUnsafeMutableBufferPointer { kl in ce.withUnsafeMutableBufferPointer { ce in
+            teacherLogits.withUnsafeMutableBufferPointer { teacherLogits in
+                batch.targets.withUnsafeBufferPointer { targets in weights.withUnsafeBufferPointer { weights in
+                    // The student's chunk of logits becomes ∂loss/∂logits in place.
+                    func lossAndGradient(_ rows: Range<Int>, _ logits: UnsafeMutablePointer<Float>) {
+                        let r = rows.lowerBound, t = teacherLogits.baseAddress!
+                        teacher.logits(rows: rows, into: t)
+                        distillationLoss(dstudent: logits, kl: kl.baseAddress! + r, ce: ce.baseAddress! + r, student: logits,
+                                         teacher: t, targets: targets.baseAddress! + r, weights: weights.baseAddress! + r,
+                                         rows: rows.count, vocab: v, temperature: temperature, direction: direction,
+                                         klWeight: alpha, ceWeight: 1 - alpha)
+                    }
+                    if withGradient { model.backward(dlogits: lossAndGradient) } else { model.withLogitsChunks(lossAndGradient) }
+                } }
+            }
+        } }
         var part = DistillTotals()
         part.kl = zip(kl, weights).reduce(0.0) { $0 + Double($1.0 * $1.1) }
         part.ce = zip(ce, weights).reduce(0.0) { $0 + Double($1.0 * $1.1) }
         part.loss = settings.alpha * settings.temperature * settings.temperature * part.kl + (1 - settings.alpha) * part.ce
-        return (withGradient ? dlogits : [], part)
+        return part
     }
 
     /// Held-out KL to the teacher (at τ), cross-entropy and perplexity of the student.
@@ -84,7 +93,7 @@ public final class DistillStage: SingleNetworkStage {
             eval.batch(Array($0..<min(eval.count, $0 + spec.rowsPerPass)), context: model.config.context)
         }
         let tokens = Float(max(1, batches.reduce(0) { $0 + $1.trainedTokenCount }))
-        for batch in batches { totals.add(distill(batch, normaliser: tokens, withGradient: false).1) }
+        for batch in batches { totals.add(distill(batch, normaliser: tokens, withGradient: false)) }
         var metrics = totals.metrics(prefix: "eval_")
         metrics["eval_perplexity"] = exp(totals.ce)
         return metrics

@@ -69,7 +69,7 @@ public struct GRPOSettings: GroupSettings {
                 "`grpo`: per-completion token mean; `bnpo`: micro-batch token mean; `dr_grpo`: / (completions · max_completion_length); `dapo`: step token mean"),
     ]
 
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         groupProblems(in: spec, model: model)
     }
 

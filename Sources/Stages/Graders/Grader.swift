@@ -85,7 +85,7 @@ public final class GraderSet {
 
     /// Builds the graders of `specs`. `reward` is the stage's reward source (for `reward_model`),
     /// `maxCompletionLength` the stage's limit (for `length`), `log` where their output goes.
-    public convenience init(_ specs: [GraderSpec], reward: StageSource?, config: GPTConfig, maxCompletionLength: Int) throws {
+    public convenience init(_ specs: [GraderSpec], reward: StageSource?, config: ModelConfig, maxCompletionLength: Int) throws {
         self.init(try specs.map { try makeGrader($0, reward: reward, config: config, maxCompletionLength: maxCompletionLength) })
     }
 
@@ -124,7 +124,7 @@ public final class GraderSet {
 
 // MARK: - Built-in graders
 
-func makeGrader(_ spec: GraderSpec, reward: StageSource?, config: GPTConfig, maxCompletionLength: Int) throws -> Grader {
+func makeGrader(_ spec: GraderSpec, reward: StageSource?, config: ModelConfig, maxCompletionLength: Int) throws -> Grader {
     let name = spec.displayName, weight = spec.weight
     func compiled(_ pattern: String?) throws -> Regex<AnyRegexOutput>? {
         guard let pattern else { return nil }

@@ -100,7 +100,7 @@ public struct GraderSpec: SettingsSection {
         return present.filter(\.1).map(\.0)
     }
 
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         var found: [(String, String)] = []
         let kind = "\(["exact", "numeric", "json"].contains(type.rawValue) ? "an" : "a") \(type.rawValue) grader"
         for key in givenKeys where !type.keys.contains(key) { found.append((key, "is not used by \(kind)")) }

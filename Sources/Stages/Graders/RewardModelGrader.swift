@@ -7,10 +7,10 @@ import Transformer
 final class RewardModelGrader: Grader {
     let name: String
     let weight: Double
-    let model: GPT
+    let model: CausalLM
     let stats: (mean: Double, std: Double)?
 
-    init(name: String, weight: Double, source: StageSource, config: GPTConfig, normalize: Bool) throws {
+    init(name: String, weight: Double, source: StageSource, config: ModelConfig, normalize: Bool) throws {
         self.name = name
         self.weight = weight
         model = try makeNetwork(config: config, scalarHead: true, seed: 0, from: source.checkpoint, sourceName: source.reference)

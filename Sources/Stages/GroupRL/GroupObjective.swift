@@ -115,7 +115,7 @@ extension GroupSettings {
     }
 
     /// Problems both kinds share: a grader list, a completion that fits the context.
-    func groupProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    func groupProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         var found: [(String, String)] = []
         if graders.isEmpty {
             found.append(("graders", "needs at least one grader, e.g. [{type: exact}] (docs/graders.md)"))

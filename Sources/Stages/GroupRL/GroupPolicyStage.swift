@@ -27,7 +27,7 @@ public final class GroupPolicyStage<Objective: GroupObjective>: Stage {
     let settings: Objective.Settings
     let policy: NetworkTrainer
     /// The frozen starting policy, loaded only when β > 0.
-    let reference: GPT?
+    let reference: CausalLM?
     let graders: GraderSet
     let prompts: Dataset<PromptRow>
     let evalPrompts: Dataset<PromptRow>?
@@ -40,7 +40,7 @@ public final class GroupPolicyStage<Objective: GroupObjective>: Stage {
 
     public var completedSteps: Int { iterations }
     public var notices: [String] { [prompts.skipReport, evalPrompts?.skipReport].compactMap { $0 } }
-    public var model: GPT { policy.model }
+    public var model: CausalLM { policy.model }
 
     init(spec: StageSpec, context: StageContext) throws {
         self.spec = spec
@@ -166,7 +166,7 @@ public final class GroupPolicyStage<Objective: GroupObjective>: Stage {
     }
 
     /// Per-token log-probs of every completion of a rollout under `network`, in micro-batches of rows.
-    func logProbs(of network: GPT, _ rollout: Rollout, temperature: Float) -> [[Double]] {
+    func logProbs(of network: CausalLM, _ rollout: Rollout, temperature: Float) -> [[Double]] {
         var result: [[Double]] = []
         let step = spec.rowsPerPass * groupSize
         for start in stride(from: 0, to: rollout.rows, by: step) {

@@ -20,14 +20,14 @@ public protocol SettingsSection: Codable, Equatable, Sendable {
     static var keys: [Setting<Self>] { get }
     /// Problems that involve several keys or the stage around the section (its batch, the model),
     /// as (key under the section, message). Single-key ranges belong in `keys`.
-    func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)]
+    func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)]
     /// Makes the section's file paths absolute (`absolute` resolves against the manifest's folder);
     /// nothing by default.
     mutating func resolvePaths(_ absolute: (String) -> String)
 }
 
 extension SettingsSection {
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] { [] }
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] { [] }
     public mutating func resolvePaths(_ absolute: (String) -> String) {}
 
     public init(from decoder: Decoder) throws {
@@ -51,7 +51,7 @@ extension SettingsSection {
     }
 
     /// Every value out of its range, then the cross-key problems; key paths relative to the section.
-    public func problems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func problems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         Self.keys.flatMap { $0.problems(self, spec, model) } + crossProblems(in: spec, model: model)
     }
 
@@ -186,7 +186,7 @@ public struct Setting<Root: Sendable>: Sendable {
     public let standIn: String?
     let decode: @Sendable (inout Root, KeyedDecodingContainer<SettingKey>) throws -> Void
     let encode: @Sendable (Root, inout KeyedEncodingContainer<SettingKey>) throws -> Void
-    let problems: @Sendable (Root, StageSpec, GPTConfig) -> [(key: String, message: String)]
+    let problems: @Sendable (Root, StageSpec, ModelConfig) -> [(key: String, message: String)]
     let documentation: @Sendable (Root, String) -> [SettingDoc]
     /// Whether the key holds its default (a resolved manifest writes every key, so "given" means "not
     /// the default").
@@ -195,7 +195,7 @@ public struct Setting<Root: Sendable>: Sendable {
     public init(key: String, meaning: String, shape: SettingShape = .value, standIn: String? = nil,
                 decode: @escaping @Sendable (inout Root, KeyedDecodingContainer<SettingKey>) throws -> Void,
                 encode: @escaping @Sendable (Root, inout KeyedEncodingContainer<SettingKey>) throws -> Void,
-                problems: @escaping @Sendable (Root, StageSpec, GPTConfig) -> [(key: String, message: String)] = { _, _, _ in [] },
+                problems: @escaping @Sendable (Root, StageSpec, ModelConfig) -> [(key: String, message: String)] = { _, _, _ in [] },
                 documentation: @escaping @Sendable (Root, String) -> [SettingDoc],
                 isDefault: @escaping @Sendable (Root) -> Bool = { _ in false }) {
         self.key = key

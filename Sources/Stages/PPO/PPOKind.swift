@@ -65,7 +65,7 @@ public struct PPOSettings: SettingsSection {
         .list("eval_graders", \.evalGraders, "graders reported on the held-out samples as `eval_NAME_mean` (the demo: its lexicon `sentiment`)"),
     ]
 
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         var found: [(String, String)] = []
         if minibatches > 0 && spec.batch > 0 && spec.batch % minibatches != 0 {
             found.append(("minibatches", "must be positive and divide batch (\(spec.batch))"))

@@ -21,8 +21,8 @@ public final class PPOStage: Stage {
     let settings: PPOSettings
     let policy: NetworkTrainer
     let critic: NetworkTrainer
-    let reference: GPT
-    let rewardModel: GPT
+    let reference: CausalLM
+    let rewardModel: CausalLM
     /// The reward model's held-out mean and std, when it recorded them.
     let rewardStats: (mean: Double, std: Double)?
     let prompts: Dataset<PromptRecord>
@@ -39,7 +39,7 @@ public final class PPOStage: Stage {
 
     public var completedSteps: Int { iterations }
     public var notices: [String] { [prompts.skipReport, evalPrompts?.skipReport].compactMap { $0 } }
-    public var model: GPT { policy.model }
+    public var model: CausalLM { policy.model }
 
     init(spec: StageSpec, context: StageContext) throws {
         let policySource = try context.source(.policy), rewardSource = try context.source(.reward)

@@ -17,7 +17,7 @@ public final class DPOStage: SingleNetworkStage {
     var lastMetrics = Metrics()
 
     /// The network being trained.
-    public var model: GPT { trainer.model }
+    public var model: CausalLM { trainer.model }
 
     var average: Bool { settings.loss == .ipo }
 
@@ -33,7 +33,7 @@ public final class DPOStage: SingleNetworkStage {
     }
 
     /// Sequence log-probs of every pair of `data`, in order.
-    static func score(_ model: GPT, _ data: Dataset<PreferenceRecord>, batch: Int, average: Bool) -> (chosen: [Double], rejected: [Double]) {
+    static func score(_ model: CausalLM, _ data: Dataset<PreferenceRecord>, batch: Int, average: Bool) -> (chosen: [Double], rejected: [Double]) {
         var chosen: [Double] = [], rejected: [Double] = []
         for start in stride(from: 0, to: data.count, by: batch) {
             let pairs = data.batch(Array(start..<min(data.count, start + batch)), context: model.config.context)

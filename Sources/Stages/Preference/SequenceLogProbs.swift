@@ -5,7 +5,7 @@ import Transformer
 
 /// Σ_t mask·logp per row of `batch` under `model` (forward pass included); `average` divides by the
 /// row's completion length (IPO).
-func sequenceLogProbs(model: GPT, batch: TokenBatch, average: Bool) -> [Double] {
+func sequenceLogProbs(model: CausalLM, batch: TokenBatch, average: Bool) -> [Double] {
     model.forward(tokens: batch.tokens, batch: batch.rows, time: batch.width)
     let logp = model.tokenLogProbs(targets: batch.targets).logp
     return (0..<batch.rows).map { row in

@@ -44,7 +44,7 @@ public struct RLOOSettings: GroupSettings {
         .value("normalize_advantages", \.normalizeAdvantages, .any, "whiten the advantages over the batch (mean 0, std 1)"),
     ]
 
-    public func crossProblems(in spec: StageSpec, model: GPTConfig) -> [(key: String, message: String)] {
+    public func crossProblems(in spec: StageSpec, model: ModelConfig) -> [(key: String, message: String)] {
         groupProblems(in: spec, model: model)
     }
 

@@ -48,7 +48,7 @@ public struct SampleEvaluation {
         }
     }
 
-    public func run(model: GPT, prompts: [PromptRow], graders: GraderSet? = nil, reward: GPT? = nil, reference: GPT? = nil,
+    public func run(model: CausalLM, prompts: [PromptRow], graders: GraderSet? = nil, reward: CausalLM? = nil, reference: CausalLM? = nil,
                     log: (String) -> Void = { _ in }) throws -> Result {
         let maxPrompt = model.config.context - maxNewTokens
         guard maxPrompt >= 1 else {

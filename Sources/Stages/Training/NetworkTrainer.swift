@@ -9,13 +9,13 @@ import Transformer
 final class NetworkTrainer {
     /// The group name in checkpoints: "model" (the trained network) or "critic".
     let name: String
-    let model: GPT
+    let model: CausalLM
     let optimizer: AdamW
     let settings: OptimizerSettings
     let totalSteps: Int
     let reducer: GradientReducer
 
-    init(name: String, model: GPT, settings: OptimizerSettings, totalSteps: Int, reducer: GradientReducer = SingleProcess()) {
+    init(name: String, model: CausalLM, settings: OptimizerSettings, totalSteps: Int, reducer: GradientReducer = SingleProcess()) {
         self.name = name
         self.model = model
         self.settings = settings
@@ -61,7 +61,7 @@ extension NetworkTrainer {
     /// The network a single-network stage trains (group "model"), with the stage's optimizer and
     /// schedule: loaded from `source`, by default the stage's `init` source, or freshly initialised
     /// from the stage's seed when there is none. `config` defaults to the job's model.
-    convenience init(stage spec: StageSpec, context: StageContext, config: GPTConfig? = nil, scalarHead: Bool = false,
+    convenience init(stage spec: StageSpec, context: StageContext, config: ModelConfig? = nil, scalarHead: Bool = false,
                      source: StageSource? = nil) throws {
         let source = source ?? context.sources[.initial]
         let model = try makeNetwork(config: config ?? context.model, scalarHead: scalarHead,
@@ -74,9 +74,9 @@ extension NetworkTrainer {
 /// Builds a network for a stage: fresh (seeded GPT-2 initialisation), or from the /model group of a
 /// source checkpoint (its recorded shape must equal `config`). A scalar head missing from the source
 /// keeps its fresh initialisation (SFT weights → reward model).
-func makeNetwork(config: GPTConfig, scalarHead: Bool, seed: UInt64, from source: CheckpointFile?, sourceName: String,
-                 group: String = "model") throws -> GPT {
-    let model = try GPT(config: config, scalarHead: scalarHead, seed: seed)
+func makeNetwork(config: ModelConfig, scalarHead: Bool, seed: UInt64, from source: CheckpointFile?, sourceName: String,
+                 group: String = "model") throws -> CausalLM {
+    let model = try CausalLM(config: config, scalarHead: scalarHead, seed: seed)
     guard let source else { return model }
     let sourceConfig = try StateGroups.config(of: source, source: sourceName)
     guard sourceConfig == config else {
@@ -91,7 +91,7 @@ func makeNetwork(config: GPTConfig, scalarHead: Bool, seed: UInt64, from source:
 }
 
 /// The metadata every stage checkpoint carries.
-func stageMetadata(_ spec: StageSpec, step: Int, config: GPTConfig) -> CheckpointMetadata {
+func stageMetadata(_ spec: StageSpec, step: Int, config: ModelConfig) -> CheckpointMetadata {
     CheckpointMetadata(stageKind: spec.kind.rawValue, stageName: spec.name, step: step, totalSteps: spec.steps,
                        configJSON: StateGroups.json(config), manifestJSON: StateGroups.json(spec))
 }

@@ -17,7 +17,7 @@ public final class RewardStage: SingleNetworkStage {
     var rewardStats = Metrics()
 
     /// The network being trained.
-    public var model: GPT { trainer.model }
+    public var model: CausalLM { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
         self.spec = spec
@@ -59,7 +59,7 @@ public final class RewardStage: SingleNetworkStage {
 }
 
 /// Scalar-head rewards at each row's last real token: chosen rows come first in a preference batch.
-func rewards(model: GPT, batch: PreferenceBatch) -> (chosen: [Double], rejected: [Double]) {
+func rewards(model: CausalLM, batch: PreferenceBatch) -> (chosen: [Double], rejected: [Double]) {
     let rows = batch.sequences
     model.forward(tokens: rows.tokens, batch: rows.rows, time: rows.width)
     let values = model.scalarValues()
@@ -112,7 +112,7 @@ struct PairScores {
 
 /// Bradley-Terry loss, accuracy, margin and reward statistics of `model` on `data`, in order.
 /// Used by reward evaluation and `rlhf eval` on preference data.
-public func evaluatePreferences(model: GPT, data: Dataset<PreferenceRecord>, batchSize: Int, center: Double = 0) -> Metrics {
+public func evaluatePreferences(model: CausalLM, data: Dataset<PreferenceRecord>, batchSize: Int, center: Double = 0) -> Metrics {
     var scores = PairScores()
     for start in stride(from: 0, to: data.count, by: batchSize) {
         let batch = data.batch(Array(start..<min(data.count, start + batchSize)), context: model.config.context)

@@ -15,7 +15,7 @@ public final class SFTStage: SingleNetworkStage {
     var lastMetrics = Metrics()
 
     /// The network being trained.
-    public var model: GPT { trainer.model }
+    public var model: CausalLM { trainer.model }
 
     init(spec: StageSpec, context: StageContext) throws {
         self.spec = spec
@@ -52,7 +52,7 @@ public final class SFTStage: SingleNetworkStage {
 
 /// Mean negative log-likelihood per trained token of `data` under `model`, in dataset order:
 /// (loss, number of trained tokens). Used by SFT evaluation and `rlhf eval`.
-public func sftLoss(model: GPT, data: Dataset<SFTRecord>, batchSize: Int) -> (loss: Double, tokens: Int) {
+public func sftLoss(model: CausalLM, data: Dataset<SFTRecord>, batchSize: Int) -> (loss: Double, tokens: Int) {
     var total = 0.0, tokens = 0
     for start in stride(from: 0, to: data.count, by: batchSize) {
         let batch = data.batch(Array(start..<min(data.count, start + batchSize)), context: model.config.context)

@@ -103,9 +103,9 @@ enum StateGroups {
     }
 
     /// The model shape recorded in a checkpoint.
-    static func config(of file: CheckpointFile, source: String) throws -> GPTConfig {
+    static func config(of file: CheckpointFile, source: String) throws -> ModelConfig {
         guard let data = file.metadata.configJSON.data(using: .utf8),
-              let config = try? JSONDecoder().decode(GPTConfig.self, from: data) else {
+              let config = try? JSONDecoder().decode(ModelConfig.self, from: data) else {
             throw StageError.badCheckpoint("\(source): config_json does not describe a model")
         }
         return config

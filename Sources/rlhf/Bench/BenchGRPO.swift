@@ -49,8 +49,8 @@ struct BenchGRPO: ParsableCommand {
         settings.lossType = .dapo
         settings.graders = [GraderSpec(.contains)]
         spec[section: GRPOSettings.self] = settings
-        let config = GPTConfig.tiny
-        let policy = networkCheckpoint(try GPT(config: config, seed: 1), stageKind: .sft, stageName: "sft")
+        let config = ModelConfig.tiny
+        let policy = networkCheckpoint(try CausalLM(config: config, seed: 1), stageKind: .sft, stageName: "sft")
         let stage = try makeStage(spec, context: StageContext(jobSeed: 3, model: config, checkpoints: [.policy: policy]))
         let (timing, threads) = try Parallel.$threads.withValue(threading.threads) { () throws -> (Timing, Int) in
             var failure: Error?

@@ -22,7 +22,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         let config = workload.config.model, b = workload.config.batch
         let (promptLength, newTokens) = (16, 112)
-        let model = try GPT(config: config, seed: 1)
+        let model = try CausalLM(config: config, seed: 1)
         var data = SplitMix64(seed: 3)
         let prompts = (0..<b).map { _ in (0..<promptLength).map { _ in Int32(data.next() % 256) } }
         var rng = Xoshiro256(seed: 4)

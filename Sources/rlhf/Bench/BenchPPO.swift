@@ -46,8 +46,8 @@ struct BenchPPO: ParsableCommand {
         ppo.responseLength = response
         ppo.klCoef = 0.05
         spec[section: PPOSettings.self] = ppo
-        let policy = networkCheckpoint(try GPT(config: config, seed: 1), stageKind: .sft, stageName: "sft")
-        let reward = networkCheckpoint(try GPT(config: config, scalarHead: true, seed: 2), stageKind: .reward, stageName: "rm")
+        let policy = networkCheckpoint(try CausalLM(config: config, seed: 1), stageKind: .sft, stageName: "sft")
+        let reward = networkCheckpoint(try CausalLM(config: config, scalarHead: true, seed: 2), stageKind: .reward, stageName: "rm")
         let stage = try makeStage(spec, context: StageContext(jobSeed: 3, model: config, checkpoints: [.policy: policy, .reward: reward]))
         let (timing, threads) = try Parallel.$threads.withValue(threading.threads) { () throws -> (Timing, Int) in
             var failure: Error?

@@ -42,8 +42,8 @@ struct BenchStages: ParsableCommand {
         let prefs = try write("prefs.jsonl", (0..<64).map { _ in
             "{\"prompt\": \"\(text(32))\", \"chosen\": \"\(text(95))\", \"rejected\": \"\(text(95))\"}"
         })
-        let config = GPTConfig.tiny
-        let start = networkCheckpoint(try GPT(config: config, seed: 1), stageKind: .sft, stageName: "sft")
+        let config = ModelConfig.tiny
+        let start = networkCheckpoint(try CausalLM(config: config, seed: 1), stageKind: .sft, stageName: "sft")
         let sources: [SourceRole: CheckpointFile] = [.initial: start], sourcesDPO: [SourceRole: CheckpointFile] = [.policy: start]
         let workloads: [(String, StageSpec, [SourceRole: CheckpointFile], Int)] = [
             ("sft_step", Self.spec(.sft, train: sft), sources, 16 * 128),

@@ -8,7 +8,7 @@ import Transformer
 /// The standard workloads of DESIGN §5.
 enum StandardConfig: String, ExpressibleByArgument, CaseIterable {
     case tiny, small
-    var model: GPTConfig { self == .tiny ? .tiny : .small }
+    var model: ModelConfig { self == .tiny ? .tiny : .small }
     /// Training batch: 16 rows of 128 (tiny), 8 rows of 256 (small).
     var batch: Int { self == .tiny ? 16 : 8 }
 }
@@ -34,7 +34,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let config = workload.config.model, b = workload.config.batch, t = config.context
-        let model = try GPT(config: config, seed: 1)
+        let model = try CausalLM(config: config, seed: 1)
         let optimizer = AdamW(layout: model.parameters.layout)
         var rng = SplitMix64(seed: 2)
         let tokens = (0..<(b * t)).map { _ in Int32(rng.next() % UInt64(config.vocab)) }
