@@ -6,7 +6,8 @@
 //     can still be checked (the stand-in's key path is remembered: checks that would only complain
 //     about the stand-in are skipped);
 //   - sections that should be mappings or lists but are not;
-//   - `model.vocab: byte` (or no vocab) rewritten to 259.
+//   - `model.vocab: byte` (or no vocab, without a `preset`) rewritten to 259; with a `preset`, no
+//     model key is required.
 //
 // Then `decodeEach` decodes with Yams; a value of the wrong type is reported, removed (so its
 // default applies) and decoding is tried again, until it succeeds.
@@ -32,7 +33,8 @@ struct SchemaSection: Sendable {
     var isModel = false
 
     static let model = SchemaSection(
-        allowed: ModelKeys.allowed, required: ModelKeys.required.map { ($0, "1") }, isModel: true)
+        allowed: ModelKeys.allowed, required: ModelKeys.required.map { ($0, "1") },
+        children: ["rope_scaling": .mapping(SchemaSection(allowed: RopeScaling.keys))], isModel: true)
 
     static let stage = SchemaSection(StageSpec.schema)
 
@@ -111,9 +113,10 @@ struct StructuralCheck {
                 pairs.append((keyNode, Self.node(standIn)))
             }
         }
-        for (key, standIn) in section.required where !pairs.contains(where: { $0.0.string == key }) {
+        let presetGiven = section.isModel && pairs.contains { $0.0.string == "preset" }
+        for (key, standIn) in section.required where !presetGiven && !pairs.contains(where: { $0.0.string == key }) {
             let keyPath = KeyPath.child(path, key)
-            report(keyPath, "is required" + (section.isModel ? " (a positive integer)" : ""), node)
+            report(keyPath, "is required" + (section.isModel ? " (a positive integer), unless a preset gives it" : ""), node)
             standIns.insert(keyPath)
             pairs.append((Node(key), Self.node(standIn)))
         }
@@ -151,13 +154,13 @@ struct StructuralCheck {
         problems.append(ManifestProblem(key: key, message: message, line: node?.mark?.line ?? lines[key]))
     }
 
-    /// `vocab: byte` and a missing vocab both mean the byte tokenizer's vocabulary.
+    /// `vocab: byte` and a missing vocab both mean the byte tokenizer's vocabulary (a preset brings its own).
     static func resolvingByteVocabulary(_ pairs: [(Node, Node)]) -> [(Node, Node)] {
         var pairs = pairs
         let byte = Node(String(ModelKeys.byteVocabulary))
         if let i = pairs.firstIndex(where: { $0.0.string == "vocab" }) {
             if pairs[i].1.string == "byte" { pairs[i].1 = byte }
-        } else {
+        } else if !pairs.contains(where: { $0.0.string == "preset" }) {
             pairs.append((Node("vocab"), byte))
         }
         return pairs
@@ -211,6 +214,9 @@ struct TolerantDecoder {
             }
         }
         walk(StageSpec.schema, under: nil)
+        values["model.architecture"] = Architecture.allCases.map(\.rawValue)
+        values["model.preset"] = ModelConfig.presets.map(\.key)
+        values["rope_scaling.type"] = ["llama3"]
         return values
     }()
 

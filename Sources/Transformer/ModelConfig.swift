@@ -55,6 +55,16 @@ public struct RopeScaling: Codable, Hashable, Sendable {
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// `type` may be left out (llama3 is the only one).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "llama3"
+        factor = try c.decode(Double.self, forKey: .factor)
+        lowFreqFactor = try c.decode(Double.self, forKey: .lowFreqFactor)
+        highFreqFactor = try c.decode(Double.self, forKey: .highFreqFactor)
+        originalContext = try c.decode(Int.self, forKey: .originalContext)
+    }
 }
 
 /// Model dimensions and architecture. Derived defaults (kv_heads, head_dim, intermediate, norm_eps,
@@ -122,6 +132,27 @@ public struct ModelConfig: Codable, Hashable, Sendable {
         self.padID = padID
     }
 
+    /// The shapes of the small models people post-train, from their published config.json (the
+    /// manifest's `model: { preset: NAME }`, and `rlhf bench --config NAME`).
+    public static let presets: KeyValuePairs<String, ModelConfig> = [
+        // openai-community/gpt2
+        "gpt2-124m": ModelConfig(architecture: .gpt2, vocab: 50257, context: 1024, layers: 12, heads: 12, embedding: 768,
+                                 bosID: 50256, eosID: 50256),
+        // HuggingFaceTB/SmolLM2-135M
+        "smollm2-135m": ModelConfig(architecture: .llama, vocab: 49152, context: 8192, layers: 30, heads: 9, embedding: 576,
+                                    kvHeads: 3, intermediate: 1536, normEps: 1e-5, ropeTheta: 100_000, bosID: 0, eosID: 0),
+        // HuggingFaceTB/SmolLM2-360M
+        "smollm2-360m": ModelConfig(architecture: .llama, vocab: 49152, context: 8192, layers: 32, heads: 15, embedding: 960,
+                                    kvHeads: 5, intermediate: 2560, normEps: 1e-5, ropeTheta: 100_000, bosID: 0, eosID: 0),
+        // Qwen/Qwen2.5-0.5B
+        "qwen2.5-0.5b": ModelConfig(architecture: .llama, vocab: 151_936, context: 32768, layers: 24, heads: 14, embedding: 896,
+                                    kvHeads: 2, intermediate: 4864, normEps: 1e-6, ropeTheta: 1_000_000, qkvBias: true,
+                                    bosID: 151_643, eosID: 151_643),
+    ]
+
+    /// The preset called `name`.
+    public static func preset(_ name: String) -> ModelConfig? { presets.first { $0.key == name }?.value }
+
     /// DESIGN §5 "tiny": 4 layers, C = 128, 4 heads, T = 128 (0.84 M parameters).
     public static let tiny = ModelConfig(context: 128, layers: 4, heads: 4, embedding: 128)
     /// DESIGN §5 "small": 6 layers, C = 384, 6 heads, T = 256 (10.8 M parameters).
@@ -144,26 +175,46 @@ public struct ModelConfig: Codable, Hashable, Sendable {
         case bosID = "bos_id", eosID = "eos_id", padID = "pad_id"
     }
 
+    /// `preset` names a shape from `presets`; keys written beside it override its values.
+    enum PresetKey: String, CodingKey { case preset }
+
     /// Every key of the `model` section.
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public static var keys: [String] { [PresetKey.preset.rawValue] + CodingKeys.allCases.map(\.rawValue) }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(architecture: try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .gpt2,
-                  vocab: try c.decode(Int.self, forKey: .vocab), context: try c.decode(Int.self, forKey: .context),
-                  layers: try c.decode(Int.self, forKey: .layers), heads: try c.decode(Int.self, forKey: .heads),
-                  embedding: try c.decode(Int.self, forKey: .embedding),
-                  kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads),
-                  headDim: try c.decodeIfPresent(Int.self, forKey: .headDim),
-                  intermediate: try c.decodeIfPresent(Int.self, forKey: .intermediate),
-                  normEps: try c.decodeIfPresent(Double.self, forKey: .normEps),
-                  ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10_000,
-                  ropeScaling: try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling),
-                  qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias),
-                  tiedHead: try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? true,
-                  bosID: try c.decodeIfPresent(Int.self, forKey: .bosID),
-                  eosID: try c.decodeIfPresent(Int.self, forKey: .eosID),
-                  padID: try c.decodeIfPresent(Int.self, forKey: .padID))
+        var base: ModelConfig?
+        let presetContainer = try decoder.container(keyedBy: PresetKey.self)
+        if let name = try presetContainer.decodeIfPresent(String.self, forKey: .preset) {
+            guard let preset = Self.preset(name) else {
+                throw DecodingError.dataCorruptedError(forKey: .preset, in: presetContainer,
+                    debugDescription: "unknown preset (known: \(Self.presets.map(\.key).joined(separator: ", ")))")
+            }
+            base = preset
+        }
+        func value<T: Decodable>(_ key: CodingKeys, _ preset: T?) throws -> T {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { return value }
+            if let preset { return preset }
+            return try c.decode(T.self, forKey: key)                    // reports the missing key
+        }
+        let architecture = try c.decodeIfPresent(Architecture.self, forKey: .architecture) ?? base?.architecture ?? .gpt2
+        let embedding: Int = try value(.embedding, base?.embedding), heads: Int = try value(.heads, base?.heads)
+        // Keys derived from others follow the written values unless the preset's own still apply.
+        let derivedFromPreset = base.map { $0.embedding == embedding && $0.heads == heads } ?? false
+        self.init(architecture: architecture,
+                  vocab: try value(.vocab, base?.vocab), context: try value(.context, base?.context),
+                  layers: try value(.layers, base?.layers), heads: heads, embedding: embedding,
+                  kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? (derivedFromPreset ? base?.kvHeads : nil),
+                  headDim: try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (derivedFromPreset ? base?.headDim : nil),
+                  intermediate: try c.decodeIfPresent(Int.self, forKey: .intermediate) ?? (derivedFromPreset ? base?.intermediate : nil),
+                  normEps: try c.decodeIfPresent(Double.self, forKey: .normEps) ?? base?.normEps,
+                  ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? base?.ropeTheta ?? 10_000,
+                  ropeScaling: try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling) ?? base?.ropeScaling,
+                  qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? base?.qkvBias,
+                  tiedHead: try c.decodeIfPresent(Bool.self, forKey: .tiedHead) ?? base?.tiedHead ?? true,
+                  bosID: try c.decodeIfPresent(Int.self, forKey: .bosID) ?? base?.bosID,
+                  eosID: try c.decodeIfPresent(Int.self, forKey: .eosID) ?? base?.eosID,
+                  padID: try c.decodeIfPresent(Int.self, forKey: .padID) ?? base?.padID)
     }
 
     // MARK: - Validation

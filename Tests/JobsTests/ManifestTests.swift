@@ -5,6 +5,7 @@ import Foundation
 @testable import Jobs
 import Stages
 import Testing
+import Transformer
 
 @Suite struct ManifestTests {
     @Test func defaultsAndPathsAreResolved() throws {
@@ -24,6 +25,45 @@ import Testing
         #expect(job.stages[1].data[.train] == scratch.path("data/prefs.jsonl"))  // relative to the manifest
         #expect(job.stages[1].sources[.initial] == "sft")
         #expect(job.stages[0].batch == 16 && job.stages[0].checkpointEvery == 100 && job.stages[0].keep == 3)
+    }
+
+    /// A preset gives every model key, keys beside it override; a Llama-family model takes every field.
+    @Test func presetsAndLlamaModelsResolve() throws {
+        let yaml = """
+            model: { preset: smollm2-135m, context: 256, layers: 2 }
+            stages:
+              - { name: sft, kind: sft, data: { train: \(demoData)/sft.jsonl }, steps: 1 }
+              - name: student
+                kind: distill
+                teacher: sft
+                data: { train: \(demoData)/sft.jsonl }
+                steps: 1
+                model:
+                  architecture: llama
+                  vocab: 49152
+                  context: 256
+                  layers: 1
+                  heads: 4
+                  kv_heads: 2
+                  embedding: 64
+                  intermediate: 96
+                  qkv_bias: true
+                  tied_head: false
+                  rope_theta: 500000
+                  rope_scaling: { factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }
+                  eos_id: 2
+            """
+        let job = try ManifestLoader.load(yaml: yaml, file: "m.yaml", folder: "/")
+        var expected = try #require(ModelConfig.preset("smollm2-135m"))
+        expected.context = 256
+        expected.layers = 2
+        #expect(job.model == expected)
+        #expect(job.model.vocab == 49152 && job.model.kvHeads == 3 && job.model.ropeTheta == 100_000 && job.model.bosID == 0)
+        let student = try #require(job.stages[1].model)
+        #expect(student == ModelConfig(architecture: .llama, vocab: 49152, context: 256, layers: 1, heads: 4, embedding: 64,
+                                       kvHeads: 2, intermediate: 96, ropeTheta: 500_000,
+                                       ropeScaling: RopeScaling(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64),
+                                       qkvBias: true, tiedHead: false, eosID: 2))
     }
 
     @Test func everyProblemIsReportedAtOnceWithKeyPathsAndLines() throws {
