@@ -69,7 +69,7 @@ import Transformer
 let ppoModel = ModelConfig(context: 96, layers: 1, heads: 2, embedding: 16)
 
 /// A PPO stage on the demo prompts, from briefly trained SFT and reward stages.
-func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {
+func makePPOStage(steps: Int, seed: UInt64 = 5, model ppoModel: ModelConfig = ppoModel) throws -> PPOStage {
     let sft = try makeStage(sftSpec(steps: 4), context: StageContext(jobSeed: seed, model: ppoModel))
     for _ in 0..<4 { _ = try sft.step() }
     let rmContext = StageContext(jobSeed: seed, model: ppoModel, checkpoints: [.initial: sft.checkpoint()])
@@ -113,14 +113,16 @@ func makePPOStage(steps: Int, seed: UInt64 = 5) throws -> PPOStage {
         }
     }
 
-    @Test func resumesBitExactly() throws {
+    /// GPT-2 and a Llama-family model (grouped kv heads, q/k/v bias, untied head).
+    @Test(arguments: [ppoModel, llamaModel])
+    func resumesBitExactly(model: ModelConfig) throws {
         func finalWeights(split: Int?) throws -> [Float] {
-            var stage = try makePPOStage(steps: 3)
+            var stage = try makePPOStage(steps: 3, model: model)
             for _ in 0..<(split ?? 3) { _ = try stage.step() }
             if let split {
-                let url = FileManager.default.temporaryDirectory.appendingPathComponent("ppo-resume-\(getpid()).h5")
+                let url = FileManager.default.temporaryDirectory.appendingPathComponent("ppo-resume-\(model.architecture)-\(getpid()).h5")
                 try stage.checkpoint().write(to: url, durability: .pageCache)
-                stage = try makePPOStage(steps: 3)
+                stage = try makePPOStage(steps: 3, model: model)
                 try stage.restore(from: try CheckpointFile.read(from: url))
                 for _ in split..<3 { _ = try Parallel.$threads.withValue(2) { try stage.step() } }
             }

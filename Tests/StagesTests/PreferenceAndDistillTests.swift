@@ -67,8 +67,8 @@ func distillSpec(steps: Int, loss: DistillSettings.Loss = .forwardKL) -> StageSp
 }
 
 /// An SFT model trained briefly on the demo data (the DPO policy, the distillation teacher).
-func trainedSFT(steps: Int, seed: UInt64) throws -> CheckpointFile {
-    let sft = try makeStage(sftSpec(steps: steps), context: StageContext(jobSeed: seed, model: smallModel))
+func trainedSFT(steps: Int, seed: UInt64, model: ModelConfig = smallModel) throws -> CheckpointFile {
+    let sft = try makeStage(sftSpec(steps: steps), context: StageContext(jobSeed: seed, model: model))
     for _ in 0..<steps { _ = try sft.step() }
     return sft.checkpoint()
 }
