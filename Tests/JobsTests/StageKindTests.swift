@@ -34,6 +34,13 @@ import Testing
         #expect(TolerantDecoder.enumValues["ppo.kl_estimator"] == ["k1", "k3"])
     }
 
+    /// Messages name kinds with their article, read as initialisms or words, without a list of names.
+    @Test func kindsTakeTheArticleTheyAreReadWith() {
+        let articles = ["sft": "an sft", "reward": "a reward", "ppo": "a ppo", "dpo": "a dpo", "distill": "a distill",
+                        "grpo": "a grpo", "rloo": "an rloo", "orpo": "an orpo", "kto": "a kto", "nca": "an nca"]
+        for (name, expected) in articles { #expect(StageKind(name).withArticle == expected) }
+    }
+
     /// A stage entry decodes into its kind's settings, encodes back to the same keys, and a section of
     /// another kind is kept so validation can name it.
     @Test func sectionsRoundTripThroughTheKeyTables() throws {

@@ -26,9 +26,15 @@ public struct StageKind: RawRepresentable, Hashable, Codable, Sendable, CustomSt
         try container.encode(rawValue)
     }
 
-    /// "an sft", "a ppo": the name with its article, for messages.
+    /// "an sft", "a ppo", "a reward": the name with its article, for messages. A name whose first two
+    /// letters hold no vowel is read letter by letter (an initialism: "an rloo"), so its article follows
+    /// the first letter's name; any other name is a word.
     public var withArticle: String {
-        (["sft", "rloo"].contains(rawValue) || "aeio".contains(rawValue.first ?? "x") ? "an " : "a ") + rawValue
+        let letters = Array(rawValue.lowercased()), vowels: Set<Character> = ["a", "e", "i", "o", "u"]
+        guard let first = letters.first else { return "a " + rawValue }
+        let initialism = !letters.prefix(2).contains { vowels.contains($0) }
+        let vowelSound = vowels.contains(first) || (initialism && "fhlmnrsx".contains(first))
+        return (vowelSound ? "an " : "a ") + rawValue
     }
 
     /// The kind's declaration (every kind that decodes has one).
