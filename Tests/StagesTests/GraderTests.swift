@@ -74,6 +74,43 @@ private func spec(_ type: GraderSpec.Kind, _ configure: (inout GraderSpec) -> Vo
         #expect(try grade(spec(.sentiment), [r]) == [[DemoScorer.score(" truly superb, and I love it."), DemoScorer.score(" not good at all.")]])
     }
 
+    /// A reward model of this project scores each prompt + completion at its last token, as if it ran
+    /// on that sequence alone (rows of different lengths share one padded batch); `normalize` uses the
+    /// statistics its reward stage recorded, and is refused when there are none.
+    @Test func rewardModelScoresEachSequenceAtItsLastToken() throws {
+        let config = GPTConfig(context: 32, layers: 1, heads: 2, embedding: 16)
+        let network = try GPT(config: config, scalarHead: true, seed: 5)
+        var checkpoint = networkCheckpoint(network, stageKind: .reward, stageName: "rm")
+        func prompt(_ text: String) -> [Int32] { [ByteTokenizer.bos] + ByteTokenizer.encode(text) }
+        let rows = [GradingRow(row: JSONRow(fields: ["prompt": .string("2+3=")]), promptTokens: prompt("2+3="),
+                               completionTokens: [ByteTokenizer.encode("5") + [ByteTokenizer.eos], ByteTokenizer.encode("five or so")],
+                               truncated: [false, true]),
+                    GradingRow(row: JSONRow(fields: ["prompt": .string("Say hi:")]), promptTokens: prompt("Say hi:"),
+                               completionTokens: [ByteTokenizer.encode(" hello there") + [ByteTokenizer.eos]], truncated: [false])]
+        var alone: [Double] = []
+        for row in rows {
+            for completion in row.completionTokens {
+                let sequence = row.promptTokens + completion
+                network.forward(tokens: sequence, batch: 1, time: sequence.count)
+                alone.append(Double(network.scalarValues()[sequence.count - 1]))
+            }
+        }
+        let source = StageSource(checkpoint, reference: "rm")
+        func scores(normalize: Bool, from source: StageSource) throws -> [Double] {
+            var spec = spec(.rewardModel)
+            spec.normalize = normalize
+            return try makeGrader(spec, reward: source, config: config, maxCompletionLength: 16).grade(rows).joined().map { $0! }
+        }
+        let plain = try scores(normalize: false, from: source)
+        #expect(plain.count == 3 && Set(plain).count == 3)
+        for (a, b) in zip(plain, alone) { #expect(abs(a - b) < 1e-5, "batched \(a), alone \(b)") }
+        #expect(throws: StageError.self) { try scores(normalize: true, from: source) }        // no reward_stats recorded
+
+        checkpoint.root.groups["reward_stats"] = StateGroups.group(of: Metrics([("mean", 0.25), ("std", 2.0)]))
+        let normalized = try scores(normalize: true, from: StageSource(checkpoint, reference: "rm"))
+        for (a, b) in zip(normalized, alone) { #expect(abs(a - (b - 0.25) / 2) < 1e-5) }
+    }
+
     /// Σ weight · reward over the graders that answered; nil where none did.
     @Test func rewardsAddUpByWeightSkippingNulls() throws {
         let exact = spec(.exact), format = spec(.regex) { $0.pattern = "^\\d+$"; $0.weight = 0.5 }
