@@ -5,7 +5,7 @@
 //   prompt   "47+38="        answer  "85"         (a, b in 0...99; the answer has no leading zeros)
 //
 // Files (rows): arith_sft.jsonl (2000 prompt/completion demonstrations, a few of the 4,794 training
-// sums: SFT on them gets about half the held-out sums right greedily, a quarter when sampling),
+// sums: the demo's SFT gets about half the held-out sums right greedily, a third when sampling),
 // arith_prompts.jsonl (4000 prompts with their `answer` column, for GRPO), arith_prompts_eval.jsonl
 // (256 held-out prompts with answers). The held-out pairs appear in no training file, in either order.
 
