@@ -221,6 +221,21 @@ func makeGroupStage<Objective: GroupObjective>(_ objective: Objective.Type, step
         }
         #expect(eval["eval_prompts"] == 256)
     }
+
+    /// RLOO through the same stage: its KL (k1 of the sampling policy to the reference, a reward
+    /// penalty) is 0 while the policy is the reference and positive once it has moved.
+    @Test func rlooIterationReportsItsMetrics() throws {
+        let stage = try makeGroupStage(RLOO.self, steps: 3) { $0.beta = 0.05 }
+        let first = try stage.step()
+        for name in ["reward_mean", "reward_exact_mean", "reward_length_mean", "frac_reward_zero_std", "clip_ratio_low", "clip_ratio_high",
+                     "kl", "entropy", "completion_length", "truncated_fraction", "loss", "grad_norm"] {
+            #expect(first[name]?.isFinite == true, "metric \(name): \(String(describing: first[name]))")
+        }
+        #expect(first["kl"] == 0)
+        _ = try stage.step()
+        let third = try stage.step()
+        #expect(third["kl"]! != 0, "the policy moved, so its log-probs differ from the reference's")
+    }
 }
 
 /// The demo, shortened: SFT on a few demonstrations of a smaller version of the arithmetic task, then
