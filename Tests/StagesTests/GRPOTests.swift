@@ -222,6 +222,32 @@ func makeGroupStage<Objective: GroupObjective>(_ objective: Objective.Type, step
         #expect(eval["eval_prompts"] == 256)
     }
 
+    /// mask_truncated_completions leaves completions that hit the limit without EOS out of the loss (no
+    /// gradient, no entropy); num_iterations > 1 keeps the sampling policy's log-probs for the ratio;
+    /// beta 0 loads no reference.
+    @Test func maskedTruncationReuseAndNoReference() throws {
+        let stage = try makeGroupStage(GRPO.self, steps: 1) {
+            $0.maxCompletionLength = 2                      // "85" + EOS needs 3 tokens: most completions are cut
+            $0.maskTruncatedCompletions = true
+            $0.numIterations = 2
+            $0.beta = 0
+        }
+        #expect(stage.reference == nil)
+        var batch = try stage.rollout([0, 1, 2, 3], rng: &stage.rolloutRNG)
+        stage.score(&batch)
+        #expect(batch.inLoss == batch.rollout.stopped)
+        #expect(batch.inLoss.contains(false))
+        #expect(batch.oldLogp != nil && batch.refLogp == nil)
+        batch.advantages = (0..<batch.rows).map { Double($0 % 3) - 1 }
+        let shape = BatchShape(microBatches: 1, batchTokens: batch.lossTokens, maxCompletionLength: 2)
+        var entropy = (sum: 0.0, count: 0)
+        let rows = Array(0..<batch.rows)
+        let part = stage.objective(batch, rows: rows, shape: shape, entropy: &entropy, backward: false)
+        for b in rows where !batch.inLoss[b] { #expect(part.dlogp[b].allSatisfy { $0 == 0 }) }
+        for b in rows where batch.inLoss[b] && batch.advantages[b] != 0 { #expect(part.dlogp[b].contains { $0 != 0 }) }
+        #expect(entropy.count == rows.filter { batch.inLoss[$0] }.reduce(0) { $0 + batch.rollout.responses[$1].count })
+    }
+
     /// RLOO through the same stage: its KL (k1 of the sampling policy to the reference, a reward
     /// penalty) is 0 while the policy is the reference and positive once it has moved.
     @Test func rlooIterationReportsItsMetrics() throws {
