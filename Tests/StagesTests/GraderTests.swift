@@ -78,8 +78,8 @@ private func spec(_ type: GraderSpec.Kind, _ configure: (inout GraderSpec) -> Vo
     /// on that sequence alone (rows of different lengths share one padded batch); `normalize` uses the
     /// statistics its reward stage recorded, and is refused when there are none.
     @Test func rewardModelScoresEachSequenceAtItsLastToken() throws {
-        let config = GPTConfig(context: 32, layers: 1, heads: 2, embedding: 16)
-        let network = try GPT(config: config, scalarHead: true, seed: 5)
+        let config = ModelConfig(context: 32, layers: 1, heads: 2, embedding: 16)
+        let network = try CausalLM(config: config, scalarHead: true, seed: 5)
         var checkpoint = networkCheckpoint(network, stageKind: .reward, stageName: "rm")
         func prompt(_ text: String) -> [Int32] { [ByteTokenizer.bos] + ByteTokenizer.encode(text) }
         let rows = [GradingRow(row: JSONRow(fields: ["prompt": .string("2+3=")]), promptTokens: prompt("2+3="),
